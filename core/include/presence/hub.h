@@ -1,0 +1,165 @@
+// Hub: the server half of Presence, as a sans-I/O state machine.
+//
+// The host (presence-server, or a test) owns sockets and the clock and feeds
+// the hub events; the hub decides every presence rule and queues outputs.
+//
+// Inputs, each with the current time, which must not go backwards:
+//   HandleOpen(conn)        a socket upgraded to WebSocket (auth due in 5 s)
+//   HandleText(conn, text)  a text frame, as received
+//   HandlePong(conn)        liveness only (a pong or any inbound bytes)
+//   HandleClose(conn)       the socket is gone (either side closed it)
+//   HandleTimeout()         time passed; harmless to call at any time
+//   UpdateSettings / UpdateContacts   stored already by the host
+//   Shutdown()              stop: last seen of everyone connected = now
+// Outputs, polled after any input:
+//   PollTransmit()   frames, pings and closes, per connection, in order
+//   PollLastSeen()   last-seen values to persist
+//   NextDeadline()   when to call HandleTimeout next
+//
+// Rules (DESIGN.md "Rules"): multi-session aggregation; last seen from the
+// hub's `now`; liveness in two layers (2 x pingMs without any answer: dead,
+// dropped at once; timeoutMs without a frame: dropped); epochs (a session
+// resumed on a newer connection ignores the older one); leave grace with
+// resume by session id; activity TTL; per-viewer projection diff; coalesced
+// flushes on a fixed grid of flushMs (so a frame's timing depends only on
+// what that viewer may see). A change is projected once per viewer class and
+// serialized once per class; a viewer's bulk frame is assembled from those
+// shared pieces.
+//
+// Not thread-safe. `env` is not owned and must outlive the hub.
+
+#ifndef PRESENCE_HUB_H_
+#define PRESENCE_HUB_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "presence/activity.h"
+#include "presence/hub_env.h"
+#include "presence/model.h"
+#include "presence/protocol.h"
+#include "presence/rate_limiter.h"
+
+namespace presence {
+
+using ConnId = uint64_t;
+
+struct HubConfig {
+  int64_t heartbeat_ms = 30'000;
+  int64_t ping_ms = 5'000;
+  int64_t timeout_ms = 75'000;
+  int64_t leave_grace_ms = 5'000;
+  int64_t activity_ttl_ms = 3'000;
+  int64_t flush_ms = 50;
+  int64_t auth_timeout_ms = 5'000;
+  size_t max_subscriptions = kMaxSubscriptions;
+  RateLimit rate_limit;
+};
+
+// A View encoded once and shared by every frame that carries it.
+struct EncodedView {
+  View view;
+  std::string json;
+};
+using SharedView = std::shared_ptr<const EncodedView>;
+
+// One output for one connection.
+struct Transmit {
+  enum class Kind : uint8_t { kFrame, kPing, kClose };
+  Kind kind = Kind::kFrame;
+  ConnId conn = 0;
+  // kFrame: the whole frame, unless `views` is non-empty, in which case the
+  // frame is kBulkFramePrefix + views joined by "," + kBulkFrameSuffix.
+  // kClose: the close reason.
+  std::string text;
+  std::vector<SharedView> views;
+  int close_code = 0;  // kClose
+
+  // The frame as one string (for hosts that do not scatter-gather).
+  std::string Flatten() const;
+  size_t FrameBytes() const;
+};
+
+struct LastSeenUpdate {
+  std::string user_id;
+  int64_t last_seen_ms = 0;
+  bool operator==(const LastSeenUpdate&) const = default;
+};
+
+// Counters for /metrics; monotonic unless named as a gauge.
+struct HubStats {
+  // gauges
+  size_t connections = 0;
+  size_t sessions = 0;
+  size_t users_online = 0;
+  size_t users_away = 0;
+  size_t users_loaded = 0;
+  size_t subscription_edges = 0;
+  // counters
+  std::map<std::string, uint64_t> frames_in;   // by frame type
+  std::map<std::string, uint64_t> frames_out;  // by frame type
+  std::map<std::string, uint64_t> errors;      // by error code
+  uint64_t bytes_out = 0;
+  uint64_t flushes = 0;
+  uint64_t views_encoded = 0;
+  uint64_t dead_connections = 0;
+  uint64_t timed_out_sessions = 0;
+};
+
+class Hub {
+ public:
+  Hub(HubConfig config, HubEnv* env);
+  ~Hub();
+
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // ---- inputs ----
+  void HandleOpen(ConnId conn, int64_t now_ms);
+  void HandleText(ConnId conn, std::string_view text, int64_t now_ms);
+  void HandlePong(ConnId conn, int64_t now_ms);
+  void HandleClose(ConnId conn, int64_t now_ms);
+  void HandleTimeout(int64_t now_ms);
+  void UpdateSettings(std::string_view user_id,
+                      const PrivacySettings& settings, int64_t now_ms);
+  void UpdateContacts(std::string_view user_id,
+                      const std::vector<std::string>& contacts, int64_t now_ms);
+  // Sets the last seen of every connected user to now and closes every
+  // connection with 1001. The hub accepts no connection afterwards.
+  void Shutdown(int64_t now_ms);
+
+  // ---- outputs ----
+  std::optional<Transmit> PollTransmit();
+  std::vector<LastSeenUpdate> PollLastSeen();
+  std::optional<int64_t> NextDeadline() const;
+
+  // ---- introspection (tests, metrics) ----
+  // The aggregated state, if the user is loaded.
+  std::optional<PresenceState> GetState(std::string_view user_id) const;
+  // The view `viewer_id` would get of `target_id` now (target loaded).
+  std::optional<View> ViewFor(std::string_view viewer_id,
+                              std::string_view target_id) const;
+  // The user of an authenticated connection.
+  std::optional<std::string> UserOf(ConnId conn) const;
+  HubStats Stats() const;
+  const HubConfig& config() const { return config_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  HubConfig config_;
+};
+
+}  // namespace presence
+
+#endif  // PRESENCE_HUB_H_

@@ -1,0 +1,852 @@
+#include "presence/hub.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "presence/codec.h"
+#include "presence/privacy.h"
+
+namespace presence {
+namespace {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr int kCloseTimeout = 4408;
+
+enum class TimerKind : uint8_t { kConnection, kGrace, kActivity };
+
+// A lazy timer: entries are never removed; a popped entry whose owner has
+// moved its deadline (or is gone) is skipped. Each owner records the time of
+// its earliest queued entry so it pushes again only to move earlier.
+struct TimerEntry {
+  int64_t at;
+  TimerKind kind;
+  ConnId conn;      // kConnection
+  std::string key;  // session id (kGrace) or user id (kActivity)
+  bool operator>(const TimerEntry& other) const { return at > other.at; }
+};
+
+std::string_view FrameTypeName(const ClientFrame& frame) {
+  switch (frame.index()) {
+    case 0:
+      return "auth";
+    case 1:
+      return "presence";
+    case 2:
+      return "heartbeat";
+    case 3:
+      return "activity";
+    case 4:
+      return "presence_subscribe";
+    default:
+      return "presence_unsubscribe";
+  }
+}
+
+const std::optional<std::string>& ClaimedUser(const ClientFrame& frame) {
+  return std::visit(
+      [](const auto& f) -> const std::optional<std::string>& {
+        return f.user_id;
+      },
+      frame);
+}
+
+int StatusRank(Status status) {
+  switch (status) {
+    case Status::kOnline:
+      return 2;
+    case Status::kAway:
+      return 1;
+    case Status::kOffline:
+      return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string Transmit::Flatten() const {
+  if (views.empty()) return text;
+  std::string out;
+  out.reserve(FrameBytes());
+  out.append(kBulkFramePrefix);
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (i != 0) out.append(kBulkFrameSeparator);
+    out.append(views[i]->json);
+  }
+  out.append(kBulkFrameSuffix);
+  return out;
+}
+
+size_t Transmit::FrameBytes() const {
+  if (views.empty()) return text.size();
+  size_t n = kBulkFramePrefix.size() + kBulkFrameSuffix.size() +
+             (views.size() - 1) * kBulkFrameSeparator.size();
+  for (const SharedView& v : views) n += v->json.size();
+  return n;
+}
+
+struct Hub::Impl {
+  struct User;
+  struct Session;
+
+  struct Connection {
+    ConnId id = 0;
+    Session* session = nullptr;  // null until authenticated
+    uint64_t epoch = 0;
+    int64_t opened_ms = 0;
+    int64_t last_heard_ms = 0;
+    int64_t last_frame_ms = 0;
+    int64_t next_ping_ms = 0;
+    std::optional<int64_t> token_expires_ms;
+    RateLimiter limiter;
+    int64_t timer_at = kNever;
+  };
+
+  struct Session {
+    std::string id;
+    User* user = nullptr;
+    Device device = Device::kWeb;
+    Status status = Status::kOnline;
+    int64_t last_active_ms = 0;
+    std::optional<ConnId> conn;
+    uint64_t epoch = 0;
+    std::optional<int64_t> grace_until_ms;
+    int64_t grace_timer_at = kNever;
+    std::unordered_set<User*> subscriptions;
+    std::vector<SharedView> pending;  // filled and drained within a flush
+  };
+
+  struct User {
+    explicit User(int64_t activity_ttl_ms) : activity(activity_ttl_ms) {}
+    std::string id;
+    PrivacySettings settings;
+    std::unordered_set<std::string> contacts;
+    std::optional<int64_t> last_seen_ms;
+    std::vector<Session*> sessions;
+    ExpiringActivity activity;
+    int64_t activity_timer_at = kNever;
+    PresenceState state;
+    // The current projection for each viewer class, encoded once.
+    std::array<SharedView, kViewerClassCount> cache;
+    bool cache_stale = true;
+    bool cache_changed = false;  // since the last flush
+    bool reclassify = false;     // contacts changed since the last flush
+    bool dirty = false;
+    // Subscriber session -> the view it was last sent.
+    std::unordered_map<Session*, SharedView> subscribers;
+  };
+
+  Impl(const HubConfig& config, HubEnv* env) : config(config), env(env) {}
+
+  const HubConfig& config;
+  HubEnv* env;
+  bool shut_down = false;
+  std::unordered_map<ConnId, Connection> conns;
+  std::unordered_map<std::string, Session> sessions;
+  std::unordered_map<std::string, User> users;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>,
+                      std::greater<TimerEntry>>
+      timers;
+  std::optional<int64_t> flush_at;
+  std::vector<User*> dirty;
+  std::deque<Transmit> out;
+  std::unordered_map<std::string, int64_t> last_seen_out;
+  HubStats counters;
+
+  // ---- outputs ----
+
+  void SendFrame(ConnId conn, std::string text, std::string_view type) {
+    counters.frames_out[std::string(type)]++;
+    counters.bytes_out += text.size();
+    Transmit t;
+    t.conn = conn;
+    t.text = std::move(text);
+    out.push_back(std::move(t));
+  }
+
+  void SendBulk(ConnId conn, std::vector<SharedView> views) {
+    Transmit t;
+    t.conn = conn;
+    if (views.empty()) {
+      t.text = Serialize(ServerFrame{BulkFrame{}});
+    } else {
+      t.views = std::move(views);
+    }
+    counters.frames_out["presence_bulk"]++;
+    counters.bytes_out += t.FrameBytes();
+    out.push_back(std::move(t));
+  }
+
+  void SendError(ConnId conn, ErrorCode code, std::string message) {
+    counters.errors[std::string(ToString(code))]++;
+    SendFrame(conn, Serialize(ServerFrame{ErrorFrame{code, std::move(message)}}),
+              "error");
+  }
+
+  void SendClose(ConnId conn, int code, std::string reason) {
+    Transmit t;
+    t.kind = Transmit::Kind::kClose;
+    t.conn = conn;
+    t.close_code = code;
+    t.text = std::move(reason);
+    out.push_back(std::move(t));
+  }
+
+  // ---- users ----
+
+  User& GetOrLoadUser(std::string_view id) {
+    auto it = users.find(std::string(id));
+    if (it != users.end()) return it->second;
+    StoredUser stored = env->LoadUser(id);
+    auto [pos, inserted] =
+        users.try_emplace(std::string(id), config.activity_ttl_ms);
+    User& u = pos->second;
+    u.id = pos->first;
+    u.settings = stored.settings;
+    u.contacts.insert(stored.contacts.begin(), stored.contacts.end());
+    u.last_seen_ms = stored.last_seen_ms;
+    u.state = Aggregate(u);
+    return u;
+  }
+
+  User* FindUser(std::string_view id) {
+    auto it = users.find(std::string(id));
+    return it == users.end() ? nullptr : &it->second;
+  }
+
+  // Forgets a user nothing refers to; the host's store keeps what matters.
+  void MaybeForget(User& u) {
+    if (!u.sessions.empty() || !u.subscribers.empty() || u.dirty) return;
+    users.erase(u.id);
+  }
+
+  PresenceState Aggregate(const User& u) const {
+    PresenceState s;
+    s.user_id = u.id;
+    s.last_seen_ms = u.last_seen_ms;
+    const Session* winner = nullptr;
+    for (const Session* session : u.sessions) {
+      if (winner == nullptr ||
+          StatusRank(session->status) > StatusRank(winner->status) ||
+          (session->status == winner->status &&
+           session->last_active_ms > winner->last_active_ms)) {
+        winner = session;
+      }
+    }
+    if (winner != nullptr) {
+      s.status = winner->status;
+    } else if (u.last_seen_ms) {
+      s.status = Status::kOffline;
+    }
+    if (s.status == Status::kOnline || s.status == Status::kAway) {
+      s.device = winner->device;
+      s.activity = u.activity.current();
+    }
+    return s;
+  }
+
+  // Re-derives the user's state after any input that touched it.
+  void Recompute(User& u, int64_t now_ms) {
+    PresenceState next = Aggregate(u);
+    if (next.status != Status::kOnline && next.status != Status::kAway &&
+        u.activity.current()) {
+      // Activity clears at once when the user goes offline.
+      u.activity.Clear();
+    }
+    if (next == u.state) return;
+    // Last seen shows only with offline; while online or away it moves on
+    // every frame and no projection can change because of it.
+    const bool visible_change =
+        next.status != u.state.status || next.device != u.state.device ||
+        next.activity != u.state.activity ||
+        (next.status == Status::kOffline &&
+         next.last_seen_ms != u.state.last_seen_ms);
+    u.state = std::move(next);
+    if (visible_change) MarkDirty(u, now_ms);
+  }
+
+  void SetLastSeen(User& u, int64_t ms) {
+    if (u.last_seen_ms && *u.last_seen_ms >= ms) return;
+    u.last_seen_ms = ms;
+    last_seen_out[u.id] = ms;
+  }
+
+  void MarkDirty(User& u, int64_t now_ms) {
+    u.cache_stale = true;
+    if (!u.dirty) {
+      u.dirty = true;
+      dirty.push_back(&u);
+    }
+    if (!flush_at) {
+      // A fixed grid: when a viewer's frame leaves depends only on when
+      // something it may see changed, never on changes hidden from it.
+      flush_at = (now_ms / config.flush_ms + 1) * config.flush_ms;
+    }
+  }
+
+  void RefreshCache(User& u) {
+    if (!u.cache_stale) return;
+    u.cache_stale = false;
+    for (int c = 0; c < kViewerClassCount; ++c) {
+      View v = Project(u.state, u.settings, static_cast<ViewerClass>(c));
+      if (u.cache[c] && u.cache[c]->view == v) continue;
+      auto encoded = std::make_shared<EncodedView>();
+      encoded->json = ViewJson(v);
+      encoded->view = std::move(v);
+      u.cache[c] = std::move(encoded);
+      u.cache_changed = true;
+      counters.views_encoded++;
+    }
+  }
+
+  static ViewerClass ClassOf(const User& viewer, const User& target) {
+    if (&viewer == &target) return ViewerClass::kSelf;
+    if (target.contacts.contains(viewer.id)) return ViewerClass::kContact;
+    return ViewerClass::kOther;
+  }
+
+  // ---- timers ----
+
+  void ScheduleConnection(Connection& c) {
+    int64_t at;
+    if (c.session == nullptr) {
+      at = c.opened_ms + config.auth_timeout_ms;
+    } else {
+      at = std::min({c.next_ping_ms, c.last_heard_ms + 2 * config.ping_ms,
+                     c.last_frame_ms + config.timeout_ms});
+      if (c.token_expires_ms) at = std::min(at, *c.token_expires_ms);
+    }
+    if (at >= c.timer_at) return;
+    c.timer_at = at;
+    timers.push({at, TimerKind::kConnection, c.id, {}});
+  }
+
+  void ScheduleActivity(User& u) {
+    std::optional<int64_t> at = u.activity.deadline();
+    if (!at || *at >= u.activity_timer_at) return;
+    u.activity_timer_at = *at;
+    timers.push({*at, TimerKind::kActivity, 0, u.id});
+  }
+
+  void ScheduleGrace(Session& s) {
+    if (!s.grace_until_ms || *s.grace_until_ms >= s.grace_timer_at) return;
+    s.grace_timer_at = *s.grace_until_ms;
+    timers.push({*s.grace_until_ms, TimerKind::kGrace, 0, s.id});
+  }
+
+  // ---- sessions ----
+
+  void Unsubscribe(Session& s, User& target) {
+    if (s.subscriptions.erase(&target) == 0) return;
+    target.subscribers.erase(&s);
+    MaybeForget(target);
+  }
+
+  // Removes a session for good: its user may go offline.
+  void DropSession(Session& s, int64_t now_ms) {
+    User& u = *s.user;
+    std::vector<User*> targets(s.subscriptions.begin(), s.subscriptions.end());
+    for (User* t : targets) {
+      s.subscriptions.erase(t);
+      t->subscribers.erase(&s);
+    }
+    std::erase(u.sessions, &s);
+    if (s.conn) conns.erase(*s.conn);
+    sessions.erase(s.id);  // `s` is gone from here on
+    Recompute(u, now_ms);
+    for (User* t : targets) {
+      if (t != &u) MaybeForget(*t);
+    }
+    MaybeForget(u);
+  }
+
+  // The socket of `c` is gone or going: its session waits out the grace.
+  void DetachConnection(Connection& c, int64_t now_ms) {
+    Session* s = c.session;
+    const ConnId id = c.id;
+    conns.erase(id);  // `c` is gone from here on
+    if (s == nullptr) return;
+    s->conn.reset();
+    if (s->status != Status::kOffline) SetLastSeen(*s->user, now_ms);
+    if (config.leave_grace_ms <= 0) {
+      DropSession(*s, now_ms);
+      return;
+    }
+    s->grace_until_ms = now_ms + config.leave_grace_ms;
+    ScheduleGrace(*s);
+    Recompute(*s->user, now_ms);
+  }
+
+  // A connection found dead or silent: no grace, last seen = `heard_ms`.
+  void KillConnection(Connection& c, int64_t heard_ms, std::string reason,
+                      int64_t now_ms) {
+    const ConnId id = c.id;
+    SendClose(id, kCloseTimeout, std::move(reason));
+    Session* s = c.session;
+    conns.erase(id);  // `c` is gone from here on
+    if (s == nullptr) return;
+    s->conn.reset();
+    if (s->status != Status::kOffline) SetLastSeen(*s->user, heard_ms);
+    DropSession(*s, now_ms);
+  }
+
+  void Authenticate(Connection& c, std::string_view user_id,
+                    const AuthFrame& auth, const TokenCheck& check,
+                    int64_t now_ms) {
+    User& u = GetOrLoadUser(user_id);
+    Session* s = nullptr;
+    if (auth.session) {
+      auto it = sessions.find(*auth.session);
+      if (it != sessions.end() && it->second.user == &u) s = &it->second;
+    }
+    if (s != nullptr) {
+      if (s->conn) {
+        // The newer connection wins; the old one's late events are ignored
+        // because its id no longer maps to this session.
+        SendClose(*s->conn, kCloseSessionMoved,
+                  "session resumed on another connection");
+        conns.erase(*s->conn);
+      }
+      s->grace_until_ms.reset();
+    } else {
+      std::string id = env->NewSessionId();
+      while (!IsValidId(id) || sessions.contains(id)) {
+        id = env->NewSessionId();
+      }
+      auto [pos, inserted] = sessions.try_emplace(id);
+      s = &pos->second;
+      s->id = pos->first;
+      s->user = &u;
+      u.sessions.push_back(s);
+    }
+    s->epoch++;
+    s->conn = c.id;
+    s->device = auth.device;
+    s->status = auth.status.value_or(Status::kOnline);
+    s->last_active_ms = now_ms;
+    c.session = s;
+    c.epoch = s->epoch;
+    c.last_frame_ms = now_ms;
+    c.next_ping_ms = now_ms + config.ping_ms;
+    c.token_expires_ms = check.expires_at_ms;
+    c.timer_at = kNever;  // the auth deadline no longer applies
+    ScheduleConnection(c);
+
+    SetLastSeen(u, now_ms);
+    Recompute(u, now_ms);
+    SendFrame(c.id,
+              Serialize(ServerFrame{WelcomeFrame{u.id, s->id,
+                                                 config.heartbeat_ms, now_ms}}),
+              "welcome");
+  }
+
+  void HandleAuthFrame(Connection& c, std::string_view text, int64_t now_ms) {
+    Parsed<ClientFrame> parsed = ParseClientFrame(text);
+    const auto* frame = std::get_if<ClientFrame>(&parsed);
+    const AuthFrame* auth =
+        frame != nullptr ? std::get_if<AuthFrame>(frame) : nullptr;
+    if (auth == nullptr) {
+      counters.frames_in["invalid"]++;
+      Refuse(c, ErrorCode::kUnauthorized,
+             frame == nullptr
+                 ? std::get<CodecError>(parsed).message
+                 : std::string("the first frame must be auth"));
+      return;
+    }
+    counters.frames_in["auth"]++;
+    TokenCheck check = env->VerifyToken(auth->token, now_ms);
+    if (!check.user_id || !IsValidId(*check.user_id)) {
+      Refuse(c, ErrorCode::kUnauthorized, "invalid or expired token");
+      return;
+    }
+    if (check.expires_at_ms && *check.expires_at_ms <= now_ms) {
+      Refuse(c, ErrorCode::kUnauthorized, "token expired");
+      return;
+    }
+    if (auth->user_id && *auth->user_id != *check.user_id) {
+      Refuse(c, ErrorCode::kForbidden, "userId is not the token's subject");
+      return;
+    }
+    Authenticate(c, *check.user_id, *auth, check, now_ms);
+  }
+
+  void Refuse(Connection& c, ErrorCode code, std::string message) {
+    const ConnId id = c.id;
+    SendError(id, code, std::move(message));
+    SendClose(id, kCloseUnauthorized, "unauthorized");
+    conns.erase(id);
+  }
+
+  // ---- frames of an authenticated session ----
+
+  void HandleSessionFrame(Connection& c, const ClientFrame& frame,
+                          int64_t now_ms) {
+    Session& s = *c.session;
+    User& u = *s.user;
+    if (const auto& claim = ClaimedUser(frame); claim && *claim != u.id) {
+      SendError(c.id, ErrorCode::kForbidden,
+                "userId is not the authenticated user");
+      return;
+    }
+    const bool was_active = s.status != Status::kOffline;
+    bool seen = was_active;
+    if (std::holds_alternative<AuthFrame>(frame)) {
+      SendError(c.id, ErrorCode::kBadRequest, "already authenticated");
+      return;
+    } else if (const auto* p = std::get_if<PresenceFrame>(&frame)) {
+      s.status = p->status;
+      s.last_active_ms = now_ms;
+      seen = true;  // going offline is seen at that moment too
+    } else if (const auto* a = std::get_if<ActivityFrame>(&frame)) {
+      s.last_active_ms = now_ms;
+      u.activity.Set(a->activity, now_ms);
+      ScheduleActivity(u);
+    } else if (const auto* sub = std::get_if<SubscribeFrame>(&frame)) {
+      HandleSubscribe(c, s, *sub, now_ms);
+    } else if (const auto* unsub = std::get_if<UnsubscribeFrame>(&frame)) {
+      for (const std::string& id : unsub->user_ids) {
+        if (User* t = FindUser(id)) Unsubscribe(s, *t);
+      }
+    }
+    // HeartbeatFrame: liveness and last seen only.
+    if (seen) SetLastSeen(u, now_ms);
+    Recompute(u, now_ms);
+  }
+
+  void HandleSubscribe(Connection& c, Session& s, const SubscribeFrame& f,
+                       int64_t now_ms) {
+    std::vector<std::string_view> ids;
+    ids.reserve(f.user_ids.size());
+    std::unordered_set<std::string_view> seen_ids;
+    for (const std::string& id : f.user_ids) {
+      if (seen_ids.insert(id).second) ids.push_back(id);
+    }
+    size_t total = ids.size();
+    if (!f.replace) {
+      total = s.subscriptions.size();
+      for (std::string_view id : ids) {
+        User* t = FindUser(id);
+        if (t == nullptr || !s.subscriptions.contains(t)) ++total;
+      }
+    }
+    if (total > config.max_subscriptions) {
+      SendError(c.id, ErrorCode::kLimit,
+                "at most " + std::to_string(config.max_subscriptions) +
+                    " subscriptions per connection");
+      return;
+    }
+    if (f.replace) {
+      std::vector<User*> drop;
+      for (User* t : s.subscriptions) {
+        if (!seen_ids.contains(t->id)) drop.push_back(t);
+      }
+      for (User* t : drop) Unsubscribe(s, *t);
+    }
+    std::vector<SharedView> views;
+    views.reserve(ids.size());
+    for (std::string_view id : ids) {
+      User& t = GetOrLoadUser(id);
+      s.subscriptions.insert(&t);
+      RefreshCache(t);
+      SharedView v = t.cache[static_cast<int>(ClassOf(*s.user, t))];
+      t.subscribers[&s] = v;
+      views.push_back(std::move(v));
+    }
+    SendBulk(c.id, std::move(views));
+    (void)now_ms;
+  }
+
+  // ---- the flush ----
+
+  void Flush() {
+    counters.flushes++;
+    std::vector<Session*> touched;
+    std::vector<User*> users_done;
+    users_done.swap(dirty);
+    for (User* u : users_done) {
+      u->dirty = false;
+      if (u->subscribers.empty()) continue;  // encode when someone looks
+      RefreshCache(*u);
+      if (!u->cache_changed && !u->reclassify) continue;
+      u->cache_changed = false;
+      u->reclassify = false;
+      for (auto& [s, delivered] : u->subscribers) {
+        if (!s->conn) continue;  // resumes re-subscribe and get a snapshot
+        const SharedView& v = u->cache[static_cast<int>(ClassOf(*s->user, *u))];
+        if (delivered == v) continue;
+        const bool same = delivered && delivered->view == v->view;
+        delivered = v;
+        if (same) continue;
+        if (s->pending.empty()) touched.push_back(s);
+        s->pending.push_back(v);
+      }
+    }
+    for (Session* s : touched) {
+      SendBulk(*s->conn, std::move(s->pending));
+      s->pending.clear();
+    }
+    for (User* u : users_done) MaybeForget(*u);
+  }
+
+  void OnConnectionTimer(ConnId id, int64_t at, int64_t now_ms) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Connection& c = it->second;
+    if (at != c.timer_at) return;  // superseded by an earlier entry
+    c.timer_at = kNever;
+    if (c.session == nullptr) {
+      if (now_ms >= c.opened_ms + config.auth_timeout_ms) {
+        Refuse(c, ErrorCode::kUnauthorized, "no auth frame in time");
+        return;
+      }
+    } else if (now_ms - c.last_heard_ms >= 2 * config.ping_ms) {
+      counters.dead_connections++;
+      KillConnection(c, c.last_heard_ms, "no answer to pings", now_ms);
+      return;
+    } else if (now_ms - c.last_frame_ms >= config.timeout_ms) {
+      counters.timed_out_sessions++;
+      KillConnection(c, c.last_frame_ms, "no frame within timeoutMs", now_ms);
+      return;
+    } else if (c.token_expires_ms && now_ms >= *c.token_expires_ms) {
+      // A clean close: the client resumes with a fresh token, no flap.
+      SendError(c.id, ErrorCode::kUnauthorized, "token expired");
+      SendClose(c.id, kCloseUnauthorized, "token expired");
+      DetachConnection(c, now_ms);
+      return;
+    } else if (now_ms >= c.next_ping_ms) {
+      Transmit t;
+      t.kind = Transmit::Kind::kPing;
+      t.conn = c.id;
+      out.push_back(std::move(t));
+      c.next_ping_ms = now_ms + config.ping_ms;
+    }
+    ScheduleConnection(c);
+  }
+
+  void OnGraceTimer(const std::string& session_id, int64_t at,
+                    int64_t now_ms) {
+    auto it = sessions.find(session_id);
+    if (it == sessions.end()) return;
+    Session& s = it->second;
+    if (at != s.grace_timer_at) return;
+    s.grace_timer_at = kNever;
+    if (s.conn || !s.grace_until_ms) return;  // resumed
+    if (now_ms < *s.grace_until_ms) {
+      ScheduleGrace(s);
+      return;
+    }
+    DropSession(s, now_ms);
+  }
+
+  void OnActivityTimer(const std::string& user_id, int64_t at,
+                       int64_t now_ms) {
+    User* u = FindUser(user_id);
+    if (u == nullptr || at != u->activity_timer_at) return;
+    u->activity_timer_at = kNever;
+    if (u->activity.HandleTimeout(now_ms)) {
+      Recompute(*u, now_ms);
+    } else {
+      ScheduleActivity(*u);
+    }
+  }
+};
+
+Hub::Hub(HubConfig config, HubEnv* env)
+    : impl_(nullptr), config_(std::move(config)) {
+  if (config_.flush_ms < 1) config_.flush_ms = 1;
+  if (config_.ping_ms < 1) config_.ping_ms = 1;
+  impl_ = std::make_unique<Impl>(config_, env);
+}
+
+Hub::~Hub() = default;
+
+void Hub::HandleOpen(ConnId conn, int64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.shut_down) {
+    m.SendClose(conn, kCloseGoingAway, "server shutting down");
+    return;
+  }
+  auto [it, inserted] = m.conns.try_emplace(conn);
+  if (!inserted) return;
+  Impl::Connection& c = it->second;
+  c.id = conn;
+  c.opened_ms = now_ms;
+  c.last_heard_ms = now_ms;
+  c.last_frame_ms = now_ms;
+  c.limiter = RateLimiter(config_.rate_limit, now_ms);
+  m.ScheduleConnection(c);
+}
+
+void Hub::HandleText(ConnId conn, std::string_view text, int64_t now_ms) {
+  Impl& m = *impl_;
+  auto it = m.conns.find(conn);
+  if (it == m.conns.end()) return;  // closed, or left behind by a resume
+  Impl::Connection& c = it->second;
+  c.last_heard_ms = now_ms;
+  if (text.size() > kMaxFrameBytes) {
+    m.SendClose(conn, kCloseTooBig, "frame too big");
+    m.DetachConnection(c, now_ms);
+    return;
+  }
+  if (c.session == nullptr) {
+    m.HandleAuthFrame(c, text, now_ms);
+    return;
+  }
+  c.last_frame_ms = now_ms;
+  switch (c.limiter.Take(now_ms)) {
+    case RateDecision::kAllow:
+      break;
+    case RateDecision::kReject:
+      m.SendError(conn, ErrorCode::kRateLimited, "too many frames");
+      return;
+    case RateDecision::kClose:
+      m.SendError(conn, ErrorCode::kRateLimited, "too many frames");
+      m.SendClose(conn, kClosePolicy, "rate limit exceeded");
+      m.DetachConnection(c, now_ms);
+      return;
+  }
+  Parsed<ClientFrame> parsed = ParseClientFrame(text);
+  if (const auto* error = std::get_if<CodecError>(&parsed)) {
+    m.counters.frames_in["invalid"]++;
+    m.SendError(conn, ErrorCode::kBadRequest, error->message);
+    return;
+  }
+  const ClientFrame& frame = std::get<ClientFrame>(parsed);
+  m.counters.frames_in[std::string(FrameTypeName(frame))]++;
+  m.HandleSessionFrame(c, frame, now_ms);
+  m.ScheduleConnection(c);
+}
+
+void Hub::HandlePong(ConnId conn, int64_t now_ms) {
+  auto it = impl_->conns.find(conn);
+  if (it == impl_->conns.end()) return;
+  it->second.last_heard_ms = now_ms;
+}
+
+void Hub::HandleClose(ConnId conn, int64_t now_ms) {
+  auto it = impl_->conns.find(conn);
+  if (it == impl_->conns.end()) return;
+  impl_->DetachConnection(it->second, now_ms);
+}
+
+void Hub::HandleTimeout(int64_t now_ms) {
+  Impl& m = *impl_;
+  while (!m.timers.empty() && m.timers.top().at <= now_ms) {
+    TimerEntry e = m.timers.top();
+    m.timers.pop();
+    switch (e.kind) {
+      case TimerKind::kConnection:
+        m.OnConnectionTimer(e.conn, e.at, now_ms);
+        break;
+      case TimerKind::kGrace:
+        m.OnGraceTimer(e.key, e.at, now_ms);
+        break;
+      case TimerKind::kActivity:
+        m.OnActivityTimer(e.key, e.at, now_ms);
+        break;
+    }
+  }
+  if (m.flush_at && now_ms >= *m.flush_at) {
+    m.flush_at.reset();
+    m.Flush();
+  }
+}
+
+void Hub::UpdateSettings(std::string_view user_id,
+                         const PrivacySettings& settings, int64_t now_ms) {
+  Impl::User* u = impl_->FindUser(user_id);
+  if (u == nullptr || u->settings == settings) return;
+  u->settings = settings;
+  impl_->MarkDirty(*u, now_ms);
+}
+
+void Hub::UpdateContacts(std::string_view user_id,
+                         const std::vector<std::string>& contacts,
+                         int64_t now_ms) {
+  Impl::User* u = impl_->FindUser(user_id);
+  if (u == nullptr) return;
+  std::unordered_set<std::string> next(contacts.begin(), contacts.end());
+  if (next == u->contacts) return;
+  u->contacts = std::move(next);
+  u->reclassify = true;
+  impl_->MarkDirty(*u, now_ms);
+}
+
+void Hub::Shutdown(int64_t now_ms) {
+  Impl& m = *impl_;
+  m.shut_down = true;
+  for (auto& [id, c] : m.conns) {
+    if (c.session != nullptr && c.session->status != Status::kOffline) {
+      m.SetLastSeen(*c.session->user, now_ms);
+    }
+    m.SendClose(id, kCloseGoingAway, "server shutting down");
+  }
+  m.conns.clear();
+}
+
+std::optional<Transmit> Hub::PollTransmit() {
+  if (impl_->out.empty()) return std::nullopt;
+  Transmit t = std::move(impl_->out.front());
+  impl_->out.pop_front();
+  return t;
+}
+
+std::vector<LastSeenUpdate> Hub::PollLastSeen() {
+  std::vector<LastSeenUpdate> updates;
+  updates.reserve(impl_->last_seen_out.size());
+  for (auto& [id, ms] : impl_->last_seen_out) updates.push_back({id, ms});
+  impl_->last_seen_out.clear();
+  std::sort(updates.begin(), updates.end(),
+            [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+  return updates;
+}
+
+std::optional<int64_t> Hub::NextDeadline() const {
+  std::optional<int64_t> at = impl_->flush_at;
+  if (!impl_->timers.empty()) {
+    const int64_t t = impl_->timers.top().at;
+    if (!at || t < *at) at = t;
+  }
+  return at;
+}
+
+std::optional<PresenceState> Hub::GetState(std::string_view user_id) const {
+  const Impl::User* u = impl_->FindUser(user_id);
+  if (u == nullptr) return std::nullopt;
+  return u->state;
+}
+
+std::optional<View> Hub::ViewFor(std::string_view viewer_id,
+                                 std::string_view target_id) const {
+  const Impl::User* t = impl_->FindUser(target_id);
+  if (t == nullptr) return std::nullopt;
+  const bool contact = t->contacts.contains(std::string(viewer_id));
+  return Project(t->state, t->settings,
+                 ClassifyViewer(viewer_id, target_id, contact));
+}
+
+std::optional<std::string> Hub::UserOf(ConnId conn) const {
+  auto it = impl_->conns.find(conn);
+  if (it == impl_->conns.end() || it->second.session == nullptr) {
+    return std::nullopt;
+  }
+  return it->second.session->user->id;
+}
+
+HubStats Hub::Stats() const {
+  HubStats s = impl_->counters;
+  s.connections = impl_->conns.size();
+  s.sessions = impl_->sessions.size();
+  s.users_loaded = impl_->users.size();
+  for (const auto& [id, u] : impl_->users) {
+    if (u.state.status == Status::kOnline) s.users_online++;
+    if (u.state.status == Status::kAway) s.users_away++;
+    s.subscription_edges += u.subscribers.size();
+  }
+  return s;
+}
+
+}  // namespace presence
