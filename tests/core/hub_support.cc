@@ -77,7 +77,10 @@ void HubDriver::Drain() {
         Parsed<ServerFrame> parsed = ParseServerFrame(text);
         const auto* frame = std::get_if<ServerFrame>(&parsed);
         EXPECT_NE(frame, nullptr) << "hub sent an invalid frame: " << text;
-        if (frame != nullptr) box.frames.push_back(*frame);
+        if (frame != nullptr) {
+          if (on_frame) on_frame(t->conn, *frame);
+          box.frames.push_back(*frame);
+        }
         box.raw.push_back(std::move(text));
         break;
       }

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -100,6 +101,9 @@ class HubDriver {
   // do (conn -> when it last sent a frame). Connect adds to it.
   std::map<ConnId, int64_t> heartbeating;
   std::vector<LastSeenUpdate> persisted;
+  // Called for every frame as the hub emits it (the hub's state is then
+  // exactly what it was when it made the frame).
+  std::function<void(ConnId, const ServerFrame&)> on_frame;
 
  private:
   ConnId next_conn_ = 1;
