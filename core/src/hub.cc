@@ -13,7 +13,6 @@ namespace presence {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr int kCloseTimeout = 4408;
 
 enum class TimerKind : uint8_t { kConnection, kGrace, kActivity };
 

@@ -14,7 +14,6 @@
 
 // Frames are written with designated initializers naming only the fields a
 // case sets; the rest keep their defaults on purpose.
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace presence {
 namespace {

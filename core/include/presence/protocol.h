@@ -35,6 +35,7 @@ inline constexpr int kCloseGoingAway = 1001;       // server shutdown
 inline constexpr int kClosePolicy = 1008;          // sustained abuse, slow reader
 inline constexpr int kCloseTooBig = 1009;          // frame over kMaxFrameBytes
 inline constexpr int kCloseUnauthorized = 4401;    // bad, expired or no token
+inline constexpr int kCloseTimeout = 4408;         // dead (pings) or silent
 inline constexpr int kCloseSessionMoved = 4409;    // resumed on a newer socket
 
 // ---- client -> server ----
