@@ -1,0 +1,63 @@
+// Store: what outlives the process — last seen, privacy settings, contacts —
+// in SQLite (WAL, prepared statements, one connection, one thread).
+//
+// Settings and contacts writes are committed before they return (the HTTP
+// 200 comes after). Last seen is written in batches (`SaveLastSeen`), one
+// transaction per batch; the server calls it at least every second and at
+// shutdown. Every call reports failure as a false/nullopt plus `error()`;
+// nothing throws.
+//
+// Not thread-safe: the server uses it from its one I/O thread.
+
+#ifndef PRESENCE_SERVER_STORE_H_
+#define PRESENCE_SERVER_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "presence/hub.h"
+#include "presence/hub_env.h"
+#include "presence/model.h"
+
+namespace presence::server {
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path` (":memory:" allowed).
+  static std::unique_ptr<Store> Open(const std::string& path,
+                                     std::string* error);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // What the hub needs about a user; defaults for an unknown user.
+  StoredUser Load(std::string_view user_id);
+
+  PrivacySettings GetSettings(std::string_view user_id);
+  bool PutSettings(std::string_view user_id, const PrivacySettings& settings);
+
+  // Sorted, without duplicates. PutContacts replaces the whole list.
+  std::vector<std::string> GetContacts(std::string_view user_id);
+  bool PutContacts(std::string_view user_id,
+                   const std::vector<std::string>& contacts);
+
+  std::optional<int64_t> GetLastSeen(std::string_view user_id);
+  // Last seen only moves forward: an older value never replaces a newer one.
+  bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates);
+
+  const std::string& error() const { return error_; }
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string error_;
+};
+
+}  // namespace presence::server
+
+#endif  // PRESENCE_SERVER_STORE_H_
