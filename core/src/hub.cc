@@ -181,7 +181,8 @@ struct Hub::Impl {
 
   void SendError(ConnId conn, ErrorCode code, std::string message) {
     counters.errors[std::string(ToString(code))]++;
-    SendFrame(conn, Serialize(ServerFrame{ErrorFrame{code, std::move(message)}}),
+    SendFrame(conn,
+              Serialize(ServerFrame{ErrorFrame{code, std::move(message)}}),
               "error");
   }
 
@@ -258,11 +259,11 @@ struct Hub::Impl {
     if (next == u.state) return;
     // Last seen shows only with offline; while online or away it moves on
     // every frame and no projection can change because of it.
-    const bool visible_change =
-        next.status != u.state.status || next.device != u.state.device ||
-        next.activity != u.state.activity ||
-        (next.status == Status::kOffline &&
-         next.last_seen_ms != u.state.last_seen_ms);
+    const bool visible_change = next.status != u.state.status ||
+                                next.device != u.state.device ||
+                                next.activity != u.state.activity ||
+                                (next.status == Status::kOffline &&
+                                 next.last_seen_ms != u.state.last_seen_ms);
     u.state = std::move(next);
     if (visible_change) MarkDirty(u, now_ms);
   }
@@ -437,8 +438,8 @@ struct Hub::Impl {
     SetLastSeen(u, now_ms);
     Recompute(u, now_ms);
     SendFrame(c.id,
-              Serialize(ServerFrame{WelcomeFrame{u.id, s->id,
-                                                 config.heartbeat_ms, now_ms}}),
+              Serialize(ServerFrame{
+                  WelcomeFrame{u.id, s->id, config.heartbeat_ms, now_ms}}),
               "welcome");
   }
 
@@ -450,9 +451,8 @@ struct Hub::Impl {
     if (auth == nullptr) {
       counters.frames_in["invalid"]++;
       Refuse(c, ErrorCode::kUnauthorized,
-             frame == nullptr
-                 ? std::get<CodecError>(parsed).message
-                 : std::string("the first frame must be auth"));
+             frame == nullptr ? std::get<CodecError>(parsed).message
+                              : std::string("the first frame must be auth"));
       return;
     }
     counters.frames_in["auth"]++;
@@ -625,8 +625,7 @@ struct Hub::Impl {
     ScheduleConnection(c);
   }
 
-  void OnGraceTimer(const std::string& session_id, int64_t at,
-                    int64_t now_ms) {
+  void OnGraceTimer(const std::string& session_id, int64_t at, int64_t now_ms) {
     auto it = sessions.find(session_id);
     if (it == sessions.end()) return;
     Session& s = it->second;
@@ -640,8 +639,7 @@ struct Hub::Impl {
     DropSession(s, now_ms);
   }
 
-  void OnActivityTimer(const std::string& user_id, int64_t at,
-                       int64_t now_ms) {
+  void OnActivityTimer(const std::string& user_id, int64_t at, int64_t now_ms) {
     User* u = FindUser(user_id);
     if (u == nullptr || at != u->activity_timer_at) return;
     u->activity_timer_at = kNever;

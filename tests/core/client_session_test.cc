@@ -226,6 +226,21 @@ TEST(ClientRule, WelcomeResetsBackoff) {
   EXPECT_EQ(session.NextDeadline(), now + 500);
 }
 
+TEST(ClientRule, RestartForgetsEarlierAttempts) {
+  FixedRandom top{{0.9999999}};
+  ClientSession session(TestConfig(), std::ref(top));
+  session.Start(kT0);
+  ASSERT_TRUE(session.PollAction().has_value());
+  int64_t now = kT0;
+  for (int i = 0; i < 5; ++i) DropAndReopen(session, &now);
+  session.Stop(now);
+  ASSERT_TRUE(session.PollAction().has_value());
+  session.Start(now);
+  ASSERT_EQ(session.PollAction(), ClientAction{ClientActionKind::kOpenSocket});
+  session.HandleSocketClose(kCloseAbnormal, now);
+  EXPECT_EQ(session.NextDeadline(), now + 500);
+}
+
 TEST(ClientRule, ResumesWithOldSession) {
   ClientSession session(TestConfig(), 7);
   std::vector<ClientFrame> frames = Connect(session, kT0, "sess-42");

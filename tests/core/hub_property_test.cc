@@ -68,8 +68,9 @@ class RandomDay {
         break;
       case 5: {
         const int kind = Pick(4);
-        Activity a = kind == 0   ? Activity::Typing("c" + std::to_string(Pick(3)))
-                     : kind == 1 ? Activity::Viewing("/p" + std::to_string(Pick(3)))
+        Activity a = kind == 0 ? Activity::Typing("c" + std::to_string(Pick(3)))
+                     : kind == 1
+                         ? Activity::Viewing("/p" + std::to_string(Pick(3)))
                      : kind == 2 ? Activity::Busy("r")
                                  : Activity::Idle();
         d.Send(tab.conn, ActivityFrame{a});

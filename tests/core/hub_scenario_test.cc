@@ -19,9 +19,8 @@ class ScriptedDay : public ::testing::Test {
   ScriptedDay() : d(HubConfig{}, kDay) {
     // alice shows everything to everyone; bob only to contacts (alice);
     // carol shows status to everyone but last seen and activity to nobody.
-    d.env.store["alice"].settings = {Visibility::kEveryone,
-                                     Visibility::kEveryone,
-                                     Visibility::kEveryone};
+    d.env.store["alice"].settings = {
+        Visibility::kEveryone, Visibility::kEveryone, Visibility::kEveryone};
     d.env.store["bob"].settings = {Visibility::kContacts, Visibility::kContacts,
                                    Visibility::kContacts};
     d.env.store["bob"].contacts = {"alice"};
@@ -58,21 +57,24 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
   ConnId b1 = d.Connect("bob", Device::kDesktop);
   Got(b1);
   d.Subscribe(b1, {"alice", "carol"});
-  EXPECT_EQ(Got(b1), Frames{Bulk(
-                         R"({"userId":"alice","status":"online","device":"web"},)"
-                         R"({"userId":"carol"})")});
+  EXPECT_EQ(
+      Got(b1),
+      Frames{Bulk(R"({"userId":"alice","status":"online","device":"web"},)"
+                  R"({"userId":"carol"})")});
   d.Flush();
-  EXPECT_EQ(Got(a1), Frames{Bulk(
-                         R"({"userId":"bob","status":"online","device":"desktop"})")});
+  EXPECT_EQ(
+      Got(a1),
+      Frames{Bulk(R"({"userId":"bob","status":"online","device":"desktop"})")});
 
   // 08:02 carol on her phone: bob hides from her, she shows to everyone.
   d.AdvanceTo(kDay + 2 * kMin);
   ConnId c1 = d.Connect("carol", Device::kMobile);
   Got(c1);
   d.Subscribe(c1, {"alice", "bob"});
-  EXPECT_EQ(Got(c1), Frames{Bulk(
-                         R"({"userId":"alice","status":"online","device":"web"},)"
-                         R"({"userId":"bob"})")});
+  EXPECT_EQ(
+      Got(c1),
+      Frames{Bulk(R"({"userId":"alice","status":"online","device":"web"},)"
+                  R"({"userId":"bob"})")});
   d.Flush();
   const std::string carol_on =
       R"({"userId":"carol","status":"online","device":"mobile"})";
@@ -113,10 +115,12 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
   d.AdvanceTo(kDay + 15 * kMin);
   d.Send(b1, ActivityFrame{Activity::Typing("c-alice")});
   d.Advance(3000 + 50);
-  EXPECT_EQ(Got(a1),
-            (Frames{Bulk(R"({"userId":"bob","status":"online","device":"desktop",)"
-                         R"("activity":{"type":"typing","conversationId":"c-alice"}})"),
-                    Bulk(R"({"userId":"bob","status":"online","device":"desktop"})")}));
+  EXPECT_EQ(
+      Got(a1),
+      (Frames{
+          Bulk(R"({"userId":"bob","status":"online","device":"desktop",)"
+               R"("activity":{"type":"typing","conversationId":"c-alice"}})"),
+          Bulk(R"({"userId":"bob","status":"online","device":"desktop"})")}));
   EXPECT_EQ(Got(c1), Frames{});  // hidden from carol: not even a frame
 
   // 08:20 carol is busy: she shows activity to nobody, so nobody hears.
@@ -135,9 +139,10 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
   EXPECT_EQ(d.Welcome(a1).session, a1_session);
   Got(a1);
   d.Subscribe(a1, {"bob", "carol"}, /*replace=*/true);
-  EXPECT_EQ(Got(a1),
-            Frames{Bulk(R"({"userId":"bob","status":"online","device":"desktop"},)" +
-                        carol_on)});
+  EXPECT_EQ(
+      Got(a1),
+      Frames{Bulk(R"({"userId":"bob","status":"online","device":"desktop"},)" +
+                  carol_on)});
   d.Advance(10'000);
   EXPECT_EQ(Got(b1), Frames{});
   EXPECT_EQ(Got(c1), Frames{});
@@ -153,17 +158,17 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
     d.heartbeating.erase(c);
   }
   d.Advance(2 * d.hub.config().ping_ms + d.hub.config().flush_ms);
-  EXPECT_EQ(Got(a1), Frames{Bulk(R"({"userId":"bob","status":"offline","lastSeen":)" +
-                                 std::to_string(bob_heard) + "}")});
+  EXPECT_EQ(Got(a1),
+            Frames{Bulk(R"({"userId":"bob","status":"offline","lastSeen":)" +
+                        std::to_string(bob_heard) + "}")});
   EXPECT_EQ(Got(c1), Frames{});  // bob's status is hidden from carol
   EXPECT_EQ(d.env.store["bob"].last_seen_ms, bob_heard);
 
   // 09:30 carol hides her status from everyone: it reaches viewers at once.
   d.AdvanceTo(kDay + 90 * kMin);
-  d.hub.UpdateSettings("carol",
-                       {Visibility::kNobody, Visibility::kNobody,
-                        Visibility::kNobody},
-                       d.now);
+  d.hub.UpdateSettings(
+      "carol", {Visibility::kNobody, Visibility::kNobody, Visibility::kNobody},
+      d.now);
   d.Flush();
   EXPECT_EQ(Got(a1), Frames{Bulk(R"({"userId":"carol"})")});
 
@@ -176,16 +181,18 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
   EXPECT_EQ(Got(c1), Frames{Bulk(alice_mobile)});
   d.SetStatus(a2, Status::kAway);
   d.Flush();
-  EXPECT_EQ(Got(c1),
-            Frames{Bulk(R"({"userId":"alice","status":"away","device":"mobile"})")});
+  EXPECT_EQ(
+      Got(c1),
+      Frames{Bulk(R"({"userId":"alice","status":"away","device":"mobile"})")});
 
   // 12:00 bob is back on his phone.
   d.AdvanceTo(kDay + 240 * kMin);
   ConnId b3 = d.Connect("bob", Device::kMobile);
   Got(b3);
   d.Flush();
-  EXPECT_EQ(Got(a1),
-            Frames{Bulk(R"({"userId":"bob","status":"online","device":"mobile"})")});
+  EXPECT_EQ(
+      Got(a1),
+      Frames{Bulk(R"({"userId":"bob","status":"online","device":"mobile"})")});
   EXPECT_EQ(Got(c1), Frames{});
 
   // 18:00 alice leaves: pagehide sends offline on one tab, the other tab
@@ -199,8 +206,9 @@ TEST_F(ScriptedDay, EveryViewerGetsExactlyTheFramesTheRulesImply) {
   d.Flush();
   EXPECT_EQ(Got(c1), Frames{});  // the grace: nothing yet
   d.Advance(d.hub.config().leave_grace_ms);
-  EXPECT_EQ(Got(c1), Frames{Bulk(R"({"userId":"alice","status":"offline","lastSeen":)" +
-                                 std::to_string(alice_left) + "}")});
+  EXPECT_EQ(Got(c1),
+            Frames{Bulk(R"({"userId":"alice","status":"offline","lastSeen":)" +
+                        std::to_string(alice_left) + "}")});
   EXPECT_EQ(d.env.store["alice"].last_seen_ms, alice_left);
   // Nobody else got anything they should not have.
   EXPECT_EQ(Got(b2), Frames{});

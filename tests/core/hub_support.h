@@ -40,8 +40,8 @@ class FakeEnv : public HubEnv {
 
 // What one connection received, in order.
 struct Inbox {
-  std::vector<std::string> raw;            // text frames, as sent
-  std::vector<ServerFrame> frames;         // the same, parsed
+  std::vector<std::string> raw;     // text frames, as sent
+  std::vector<ServerFrame> frames;  // the same, parsed
   int pings = 0;
   std::optional<int> close_code;
 };
@@ -57,7 +57,10 @@ class HubDriver {
   ConnId Open();
   void Send(ConnId conn, const ClientFrame& frame);
   void SendText(ConnId conn, std::string_view text);
-  void Pong(ConnId conn) { hub.HandlePong(conn, now); Drain(); }
+  void Pong(ConnId conn) {
+    hub.HandlePong(conn, now);
+    Drain();
+  }
   void Close(ConnId conn) {
     heartbeating.erase(conn);
     hub.HandleClose(conn, now);

@@ -71,6 +71,9 @@ struct ClientConfig {
   int64_t activity_auto_clear_ms = kActivityAutoClearMs;
   // An auth that gets no welcome within this time is abandoned (retry).
   int64_t auth_timeout_ms = 10'000;
+  // A session id kept by the previous page (e.g. in sessionStorage): the
+  // first auth resumes it, so a reload does not flap the user offline.
+  std::string resume_session;
 };
 
 class ClientSession {

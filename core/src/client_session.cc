@@ -1,0 +1,510 @@
+#include "presence/client_session.h"
+
+#include <algorithm>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+
+#include "presence/codec.h"
+
+namespace presence {
+namespace {
+
+// A typing user refreshes the activity on every key; the server only needs
+// to hear it often enough to keep it fresh (its TTL is 3 s).
+constexpr int64_t kActivityResendMs = 1000;
+
+// Subscription lists go out in chunks well under the hub's limits (64 KiB,
+// kMaxIdsPerFrame), so even 10 000 ids of 128 bytes are never refused.
+constexpr size_t kChunkMaxIds = 1000;
+constexpr size_t kChunkMaxIdBytes = 48 * 1024;
+
+constexpr int kCloseNormal = 1000;
+
+bool IsValidStatus(Status status) {
+  // The enum may come from JS through the bindings as any integer.
+  return static_cast<uint8_t>(status) <= static_cast<uint8_t>(Status::kOffline);
+}
+
+bool IsValidActivity(const Activity& activity) {
+  switch (activity.kind) {
+    case ActivityKind::kIdle:
+      return true;  // its text is ignored
+    case ActivityKind::kTyping:
+      return IsValidId(activity.text);
+    case ActivityKind::kViewing:
+    case ActivityKind::kBusy:
+      return IsValidText(activity.text);
+  }
+  return false;
+}
+
+bool AllValidIds(const std::vector<std::string>& ids) {
+  return std::all_of(ids.begin(), ids.end(),
+                     [](const std::string& id) { return IsValidId(id); });
+}
+
+// `ids` without repeats, first occurrence first.
+std::vector<std::string> Unique(const std::vector<std::string>& ids) {
+  std::vector<std::string> unique;
+  std::unordered_set<std::string_view> seen;
+  for (const std::string& id : ids) {
+    if (seen.insert(id).second) unique.push_back(id);
+  }
+  return unique;
+}
+
+// Splits `ids` into runs that each fit one frame comfortably. Valid ids need
+// no escaping, so an id costs its bytes plus quotes and a comma.
+std::vector<std::vector<std::string>> ChunkIds(
+    const std::vector<std::string>& ids) {
+  std::vector<std::vector<std::string>> chunks;
+  size_t bytes = 0;
+  for (const std::string& id : ids) {
+    const size_t cost = id.size() + 3;
+    if (chunks.empty() || chunks.back().size() >= kChunkMaxIds ||
+        bytes + cost > kChunkMaxIdBytes) {
+      chunks.emplace_back();
+      bytes = 0;
+    }
+    chunks.back().push_back(id);
+    bytes += cost;
+  }
+  return chunks;
+}
+
+}  // namespace
+
+std::string_view ToString(ConnectionState state) {
+  switch (state) {
+    case ConnectionState::kIdle:
+      return "idle";
+    case ConnectionState::kConnecting:
+      return "connecting";
+    case ConnectionState::kAuthenticating:
+      return "authenticating";
+    case ConnectionState::kConnected:
+      return "connected";
+    case ConnectionState::kReconnecting:
+      return "reconnecting";
+    case ConnectionState::kOffline:
+      return "offline";
+  }
+  return "idle";
+}
+
+ClientSession::ClientSession(ClientConfig config, Backoff::RandomSource random)
+    : config_(config),
+      backoff_(config.backoff, std::move(random)),
+      session_id_(IsValidId(config.resume_session) ? config.resume_session
+                                                     : std::string()),
+      activity_(config.activity_auto_clear_ms),
+      heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
+
+ClientSession::ClientSession(ClientConfig config, uint64_t seed)
+    : config_(config),
+      backoff_(config.backoff, seed),
+      session_id_(IsValidId(config.resume_session) ? config.resume_session
+                                                     : std::string()),
+      activity_(config.activity_auto_clear_ms),
+      heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
+
+// ---- app inputs ----
+
+void ClientSession::Start(int64_t now_ms) {
+  if (state_ != ConnectionState::kIdle) return;
+  started_ = true;
+  // Attempts of an earlier run say nothing about this one.
+  backoff_.Reset();
+  if (!network_online_) {
+    state_ = ConnectionState::kOffline;
+    return;
+  }
+  Connect(now_ms);
+}
+
+void ClientSession::Stop(int64_t /*now_ms*/) {
+  if (HasSocket())
+    actions_.push_back({ClientActionKind::kCloseSocket, kCloseNormal});
+  // Frames still queued would go to a closing socket.
+  outbox_.clear();
+  outbox_head_ = 0;
+  sent_status_.reset();
+  sent_activity_.reset();
+  auth_deadline_ms_.reset();
+  reconnect_at_ms_.reset();
+  started_ = false;
+  state_ = ConnectionState::kIdle;
+}
+
+void ClientSession::SetToken(std::string token) { token_ = std::move(token); }
+
+bool ClientSession::SetStatus(Status status, int64_t now_ms) {
+  if (!IsValidStatus(status)) return false;
+  status_ = status;
+  // While disconnected (or authenticating) only the latest status is kept:
+  // the next auth, or the welcome, carries it.
+  if (state_ == ConnectionState::kConnected && sent_status_ != status_) {
+    SendStatus(now_ms);
+  }
+  return true;
+}
+
+bool ClientSession::SetActivity(const Activity& activity, int64_t now_ms) {
+  if (!IsValidActivity(activity)) return false;
+  const bool connected = state_ == ConnectionState::kConnected;
+  if (activity.kind == ActivityKind::kIdle) {
+    const bool had_activity = activity_.Clear();
+    if (connected && (had_activity || activity_announced_)) {
+      SendActivity(Activity::Idle(), now_ms);
+    }
+    return true;
+  }
+  activity_.Set(activity, now_ms);
+  if (connected && (sent_activity_ != activity ||
+                    now_ms - sent_activity_ms_ >= kActivityResendMs)) {
+    SendActivity(activity, now_ms);
+  }
+  return true;
+}
+
+bool ClientSession::StartTyping(std::string_view conversation_id,
+                                int64_t now_ms) {
+  if (!IsValidId(conversation_id)) return false;
+  return SetActivity(Activity::Typing(std::string(conversation_id)), now_ms);
+}
+
+bool ClientSession::Subscribe(const std::vector<std::string>& user_ids,
+                              int64_t now_ms) {
+  if (!AllValidIds(user_ids)) return false;
+  std::vector<std::string> fresh;
+  for (std::string& id : Unique(user_ids)) {
+    if (!subscriptions_.contains(id)) fresh.push_back(std::move(id));
+  }
+  if (subscriptions_.size() + fresh.size() > kMaxSubscriptions) return false;
+  if (fresh.empty()) return true;
+  subscriptions_.insert(fresh.begin(), fresh.end());
+  if (state_ == ConnectionState::kConnected) {
+    SendSubscriptions(fresh, /*replace=*/false, now_ms);
+  }
+  return true;
+}
+
+bool ClientSession::Unsubscribe(const std::vector<std::string>& user_ids,
+                                int64_t now_ms) {
+  if (!AllValidIds(user_ids)) return false;
+  std::vector<std::string> removed;
+  for (std::string& id : Unique(user_ids)) {
+    if (subscriptions_.erase(id) == 0) continue;
+    DropView(id);
+    removed.push_back(std::move(id));
+  }
+  if (!removed.empty() && state_ == ConnectionState::kConnected) {
+    SendUnsubscriptions(removed, now_ms);
+  }
+  return true;
+}
+
+bool ClientSession::ReplaceSubscriptions(
+    const std::vector<std::string>& user_ids, int64_t now_ms) {
+  if (!AllValidIds(user_ids)) return false;
+  std::vector<std::string> ids = Unique(user_ids);
+  if (ids.size() > kMaxSubscriptions) return false;
+  std::set<std::string> next(ids.begin(), ids.end());
+  // Every change while connected reaches the server at once, so an
+  // unchanged set needs no frame.
+  if (next == subscriptions_) return true;
+  for (const std::string& id : subscriptions_) {
+    if (!next.contains(id)) DropView(id);
+  }
+  subscriptions_ = std::move(next);
+  if (state_ == ConnectionState::kConnected) {
+    SendSubscriptions(ids, /*replace=*/true, now_ms);
+  }
+  return true;
+}
+
+// ---- transport inputs ----
+
+void ClientSession::HandleSocketOpen(int64_t now_ms) {
+  // An open we did not ask for (or asked for, then abandoned) is the host's
+  // to close; it changes nothing here.
+  if (state_ != ConnectionState::kConnecting) return;
+  AuthFrame auth;
+  auth.token = token_;
+  auth.device = config_.device;
+  if (!session_id_.empty()) auth.session = session_id_;
+  auth.status = status_;
+  Send(auth, now_ms);
+  sent_status_ = status_;
+  state_ = ConnectionState::kAuthenticating;
+  auth_deadline_ms_ = now_ms + config_.auth_timeout_ms;
+}
+
+std::optional<CodecError> ClientSession::HandleMessage(std::string_view text,
+                                                       int64_t now_ms) {
+  Parsed<ServerFrame> parsed = ParseServerFrame(text);
+  if (const CodecError* error = std::get_if<CodecError>(&parsed)) {
+    return *error;
+  }
+  const ServerFrame& frame = std::get<ServerFrame>(parsed);
+  if (const ErrorFrame* error = std::get_if<ErrorFrame>(&frame)) {
+    last_error_ = *error;
+    return std::nullopt;
+  }
+  if (const WelcomeFrame* welcome = std::get_if<WelcomeFrame>(&frame)) {
+    if (state_ == ConnectionState::kAuthenticating) OnWelcome(*welcome, now_ms);
+    return std::nullopt;
+  }
+  if (const BulkFrame* bulk = std::get_if<BulkFrame>(&frame)) {
+    if (state_ == ConnectionState::kConnected) OnBulk(*bulk);
+  }
+  return std::nullopt;
+}
+
+void ClientSession::HandleSocketClose(int code, int64_t now_ms) {
+  if (!HasSocket()) return;  // already abandoned or stopped
+  OnTransportLost(code, now_ms);
+}
+
+void ClientSession::HandleTimeout(int64_t now_ms) {
+  // Decide what is due before firing anything: a timer armed by this call
+  // (a reconnect delay of 0) waits for the next call, so one input yields
+  // at most one socket action.
+  const bool attempt_due =
+      auth_deadline_ms_.has_value() && *auth_deadline_ms_ <= now_ms;
+  const bool reconnect_due =
+      reconnect_at_ms_.has_value() && *reconnect_at_ms_ <= now_ms;
+  if (attempt_due) {
+    actions_.push_back({ClientActionKind::kCloseSocket, kCloseNormal});
+    OnTransportLost(kCloseNormal, now_ms);
+  } else if (reconnect_due) {
+    Connect(now_ms);
+  }
+  if (activity_.HandleTimeout(now_ms) &&
+      state_ == ConnectionState::kConnected) {
+    // Watchers see typing stop now, not when the server's TTL runs out.
+    SendActivity(Activity::Idle(), now_ms);
+  }
+  if (state_ == ConnectionState::kConnected &&
+      now_ms >= last_sent_ms_ + heartbeat_ms_) {
+    Send(HeartbeatFrame{}, now_ms);
+  }
+}
+
+void ClientSession::HandleNetwork(bool online, int64_t now_ms) {
+  network_online_ = online;
+  if (!online) {
+    // A live socket reports its own loss; only the wait is paused.
+    if (state_ == ConnectionState::kReconnecting) {
+      reconnect_at_ms_.reset();
+      state_ = ConnectionState::kOffline;
+    }
+    return;
+  }
+  if (state_ == ConnectionState::kOffline ||
+      state_ == ConnectionState::kReconnecting) {
+    Connect(now_ms);
+  }
+}
+
+// ---- outputs ----
+
+std::optional<ClientAction> ClientSession::PollAction() {
+  if (actions_.empty()) return std::nullopt;
+  ClientAction action = actions_.front();
+  actions_.erase(actions_.begin());
+  return action;
+}
+
+std::optional<std::string> ClientSession::PollTransmit() {
+  if (outbox_head_ >= outbox_.size()) return std::nullopt;
+  std::string frame = std::move(outbox_[outbox_head_++]);
+  if (outbox_head_ == outbox_.size()) {
+    outbox_.clear();
+    outbox_head_ = 0;
+  }
+  return frame;
+}
+
+std::vector<std::string> ClientSession::PollChanges() {
+  std::vector<std::string> changed = std::move(changed_);
+  changed_.clear();
+  changed_set_.clear();
+  return changed;
+}
+
+std::optional<int64_t> ClientSession::NextDeadline() const {
+  std::optional<int64_t> next;
+  auto consider = [&next](std::optional<int64_t> at) {
+    if (at.has_value() && (!next.has_value() || *at < *next)) next = at;
+  };
+  consider(auth_deadline_ms_);
+  consider(reconnect_at_ms_);
+  consider(activity_.deadline());
+  if (state_ == ConnectionState::kConnected) {
+    consider(last_sent_ms_ + heartbeat_ms_);
+  }
+  return next;
+}
+
+// ---- state ----
+
+const std::optional<Activity>& ClientSession::activity() const {
+  return activity_.current();
+}
+
+const View* ClientSession::GetView(std::string_view user_id) const {
+  auto it = cache_.find(std::string(user_id));
+  return it == cache_.end() ? nullptr : &it->second;
+}
+
+// ---- private ----
+
+bool ClientSession::HasSocket() const {
+  return state_ == ConnectionState::kConnecting ||
+         state_ == ConnectionState::kAuthenticating ||
+         state_ == ConnectionState::kConnected;
+}
+
+void ClientSession::Connect(int64_t now_ms) {
+  reconnect_at_ms_.reset();
+  state_ = ConnectionState::kConnecting;
+  actions_.push_back({ClientActionKind::kOpenSocket});
+  // A socket that never opens (a black-holed network) must not hang us.
+  auth_deadline_ms_ = now_ms + config_.auth_timeout_ms;
+}
+
+void ClientSession::ScheduleReconnect(int64_t now_ms) {
+  reconnect_at_ms_ = now_ms + backoff_.NextDelay();
+  state_ = ConnectionState::kReconnecting;
+}
+
+void ClientSession::OnTransportLost(int close_code, int64_t now_ms) {
+  // What was queued or told belonged to that socket; the next welcome
+  // re-sends whatever the server must know.
+  outbox_.clear();
+  outbox_head_ = 0;
+  sent_status_.reset();
+  sent_activity_.reset();
+  auth_deadline_ms_.reset();
+  reconnect_at_ms_.reset();
+  if (close_code == kCloseSessionMoved) {
+    // Another socket (another tab) resumed this session; fighting it back
+    // would make the two take it from each other forever.
+    started_ = false;
+    state_ = ConnectionState::kIdle;
+    return;
+  }
+  if (!network_online_) {
+    state_ = ConnectionState::kOffline;
+    return;
+  }
+  // 4401 included: the host fetches a fresh token before every connect.
+  ScheduleReconnect(now_ms);
+}
+
+void ClientSession::Send(const ClientFrame& frame, int64_t now_ms) {
+  outbox_.push_back(Serialize(frame));
+  last_sent_ms_ = now_ms;
+}
+
+void ClientSession::SendStatus(int64_t now_ms) {
+  PresenceFrame presence;
+  presence.status = status_;
+  Send(presence, now_ms);
+  sent_status_ = status_;
+}
+
+void ClientSession::SendActivity(const Activity& activity, int64_t now_ms) {
+  ActivityFrame frame;
+  frame.activity = activity;
+  Send(frame, now_ms);
+  if (activity.kind == ActivityKind::kIdle) {
+    sent_activity_.reset();
+    activity_announced_ = false;
+  } else {
+    sent_activity_ = activity;
+    sent_activity_ms_ = now_ms;
+    activity_announced_ = true;
+  }
+}
+
+void ClientSession::SendSubscriptions(const std::vector<std::string>& ids,
+                                      bool replace, int64_t now_ms) {
+  std::vector<std::vector<std::string>> chunks = ChunkIds(ids);
+  // Replacing with nothing is still a frame: the server must drop the set.
+  if (chunks.empty() && replace) chunks.emplace_back();
+  bool first = true;
+  for (std::vector<std::string>& chunk : chunks) {
+    SubscribeFrame frame;
+    frame.user_ids = std::move(chunk);
+    // Only the first chunk replaces; the rest add to it.
+    frame.replace = replace && first;
+    first = false;
+    Send(frame, now_ms);
+  }
+  if (!chunks.empty()) subscriptions_announced_ = true;
+}
+
+void ClientSession::SendUnsubscriptions(const std::vector<std::string>& ids,
+                                        int64_t now_ms) {
+  for (std::vector<std::string>& chunk : ChunkIds(ids)) {
+    UnsubscribeFrame frame;
+    frame.user_ids = std::move(chunk);
+    Send(frame, now_ms);
+  }
+}
+
+void ClientSession::OnWelcome(const WelcomeFrame& welcome, int64_t now_ms) {
+  session_id_ = welcome.session;
+  user_id_ = welcome.user_id;
+  heartbeat_ms_ = std::max<int64_t>(1, welcome.heartbeat_ms > 0
+                                           ? welcome.heartbeat_ms
+                                           : config_.default_heartbeat_ms);
+  server_offset_ms_ = welcome.server_time - now_ms;
+  state_ = ConnectionState::kConnected;
+  auth_deadline_ms_.reset();
+  backoff_.Reset();
+
+  // The auth carried the status of its time; a later change is sent now.
+  if (sent_status_ != status_) SendStatus(now_ms);
+
+  // An activity that lapsed before the welcome is not re-sent; one the
+  // server may still show from before gets cleared.
+  activity_.HandleTimeout(now_ms);
+  if (activity_.current().has_value()) {
+    SendActivity(*activity_.current(), now_ms);
+  } else if (activity_announced_) {
+    SendActivity(Activity::Idle(), now_ms);
+  }
+
+  if (!subscriptions_.empty() || subscriptions_announced_) {
+    SendSubscriptions(
+        std::vector<std::string>(subscriptions_.begin(), subscriptions_.end()),
+        /*replace=*/true, now_ms);
+  }
+}
+
+void ClientSession::OnBulk(const BulkFrame& bulk) {
+  for (const View& view : bulk.updates) {
+    // A late view of a user we just dropped must not come back.
+    if (!subscriptions_.contains(view.user_id)) continue;
+    auto [it, inserted] = cache_.try_emplace(view.user_id, view);
+    if (!inserted) {
+      if (it->second == view) continue;
+      it->second = view;
+    }
+    MarkChanged(view.user_id);
+  }
+}
+
+void ClientSession::DropView(const std::string& user_id) {
+  if (cache_.erase(user_id) > 0) MarkChanged(user_id);
+}
+
+void ClientSession::MarkChanged(const std::string& user_id) {
+  if (changed_set_.insert(user_id).second) changed_.push_back(user_id);
+}
+
+}  // namespace presence
