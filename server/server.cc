@@ -1,0 +1,283 @@
+#include "server.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <utility>
+#include <vector>
+
+#include "clock.h"
+#include "http_session.h"
+#include "static_files.h"
+
+namespace presence::server {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto kLastSeenFlushInterval = std::chrono::seconds(1);
+// Sockets get this long to finish their closing handshakes at shutdown.
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+// After accept fails (EMFILE...), wait before trying again, not spin.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+std::string HostForUrl(const std::string& host) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]";
+  return host;
+}
+
+}  // namespace
+
+Server::Server(Config config, const Logger* log)
+    : config_(std::move(config)), log_(log) {}
+
+Server::~Server() = default;
+
+int64_t Server::Now() {
+  last_now_ = std::max(last_now_, NowMs());
+  return last_now_;
+}
+
+int Server::Run() {
+  std::string error;
+  store_ = Store::Open(config_.db, &error);
+  if (store_ == nullptr) {
+    log_->Error("cannot open database " + config_.db + ": " + error);
+    return 1;
+  }
+  if (!config_.static_dir.empty()) {
+    static_root_ = CanonicalStaticRoot(config_.static_dir);
+    if (!static_root_) {
+      log_->Error("--static " + config_.static_dir + " is not a directory");
+      return 1;
+    }
+  }
+  env_ = std::make_unique<ServerEnv>(store_.get(), config_.jwt_secret,
+                                     &pending_last_seen_, log_);
+  HubConfig hub_config;
+  hub_config.heartbeat_ms = config_.heartbeat_ms;
+  hub_config.ping_ms = config_.ping_ms;
+  hub_config.timeout_ms = config_.timeout_ms;
+  hub_config.leave_grace_ms = config_.leave_grace_ms;
+  hub_config.activity_ttl_ms = config_.activity_ttl_ms;
+  hub_config.flush_ms = config_.flush_ms;
+  hub_config.rate_limit.frames_per_second = config_.rate_per_sec;
+  hub_config.rate_limit.burst = config_.rate_burst;
+  hub_ = std::make_unique<Hub>(hub_config, env_.get());
+
+  // Signals are caught before the "listening" line: a supervisor may send
+  // SIGTERM as soon as it reads it.
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  WaitForSignal();
+  if (!Listen()) return 1;
+  DoAccept();
+  ArmLastSeenTimer();
+  ioc_.run();
+
+  FlushLastSeen();
+  log_->Info("stopped");
+  return 0;
+}
+
+bool Server::Listen() {
+  error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(config_.host, std::to_string(config_.port),
+                                  tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    log_->Error("cannot resolve --host " + config_.host + ": " +
+                (ec ? ec.message() : "no address"));
+    return false;
+  }
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    log_->Error("cannot listen on " + config_.host + ":" +
+                std::to_string(config_.port) + ": " + ec.message());
+    return false;
+  }
+  const uint16_t port = acceptor_.local_endpoint(ec).port();
+  const std::string url =
+      "http://" + HostForUrl(config_.host) + ":" + std::to_string(port);
+  // The first stdout line is a contract: tests and scripts read the port
+  // from it when started with --port 0.
+  std::cout << "listening on " << url << std::endl;
+  log_->Info("listening on " + url + " (db " + config_.db +
+             (config_.dev ? ", dev mode: POST /api/dev/token is on" : "") +
+             ")");
+  return true;
+}
+
+void Server::WaitForSignal() {
+  signals_.async_wait([this](const error_code& ec, int signal) {
+    if (ec) return;
+    const std::string name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+    if (stopping_) {
+      // A second signal: the operator does not want to wait.
+      log_->Warn(name + " again: stopping now");
+      ioc_.stop();
+      return;
+    }
+    BeginShutdown(name);
+    WaitForSignal();
+  });
+}
+
+void Server::DoAccept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      log_->Warn("accept failed: " + ec.message());
+      accept_retry_timer_.expires_after(kAcceptRetry);
+      accept_retry_timer_.async_wait([this](const error_code& wait_ec) {
+        if (!wait_ec && !stopping_) DoAccept();
+      });
+      return;
+    }
+    StartHttpSession(*this, std::move(socket));
+    DoAccept();
+  });
+}
+
+void Server::Pump() {
+  if (pumping_) {
+    // A delivery fed the hub again (a slow reader closed); the outer loop
+    // drains what that produced.
+    pump_again_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    while (std::optional<Transmit> t = hub_->PollTransmit()) {
+      auto it = conns_.find(t->conn);
+      if (it == conns_.end()) continue;
+      std::shared_ptr<WsConnection> connection = it->second.lock();
+      if (connection == nullptr) {
+        conns_.erase(it);
+        continue;
+      }
+      connection->Deliver(std::move(*t));
+    }
+    for (LastSeenUpdate& u : hub_->PollLastSeen()) {
+      int64_t& pending = pending_last_seen_[u.user_id];
+      pending = std::max(pending, u.last_seen_ms);
+    }
+  } while (pump_again_);
+  pumping_ = false;
+  ArmHubTimer();
+}
+
+void Server::PostPump() {
+  if (pump_posted_) return;
+  pump_posted_ = true;
+  asio::post(ioc_, [this] {
+    pump_posted_ = false;
+    Pump();
+  });
+}
+
+void Server::ArmHubTimer() {
+  if (stopping_) return;
+  const std::optional<int64_t> next = hub_->NextDeadline();
+  if (next == armed_deadline_) return;
+  armed_deadline_ = next;
+  const uint64_t generation = ++hub_timer_generation_;
+  if (!next) {
+    hub_timer_.cancel();
+    return;
+  }
+  const int64_t delay = std::max<int64_t>(0, *next - Now());
+  hub_timer_.expires_after(std::chrono::milliseconds(delay));
+  hub_timer_.async_wait([this, generation](const error_code& ec) {
+    if (ec || generation != hub_timer_generation_ || stopping_) return;
+    // Re-arm even if the deadline is unchanged: the steady timer can fire
+    // a hair before the wall clock reaches the deadline.
+    armed_deadline_.reset();
+    hub_->HandleTimeout(Now());
+    Pump();
+  });
+}
+
+void Server::ArmLastSeenTimer() {
+  last_seen_timer_.expires_after(kLastSeenFlushInterval);
+  last_seen_timer_.async_wait([this](const error_code& ec) {
+    if (ec || stopping_) return;
+    FlushLastSeen();
+    ArmLastSeenTimer();
+  });
+}
+
+void Server::FlushLastSeen() {
+  if (pending_last_seen_.empty()) return;
+  std::vector<LastSeenUpdate> batch;
+  batch.reserve(pending_last_seen_.size());
+  for (const auto& [user, ms] : pending_last_seen_) batch.push_back({user, ms});
+  if (!store_->SaveLastSeen(batch)) {
+    // Kept pending (LoadUser still sees them); retried on the next tick.
+    counters_.store_errors++;
+    log_->Error("saving last seen failed: " + store_->error());
+    return;
+  }
+  counters_.last_seen_writes += batch.size();
+  pending_last_seen_.clear();
+}
+
+ConnId Server::AddConnection(std::weak_ptr<WsConnection> connection) {
+  const ConnId id = next_conn_++;
+  conns_.emplace(id, std::move(connection));
+  return id;
+}
+
+void Server::RemoveConnection(ConnId conn) {
+  conns_.erase(conn);
+  if (stopping_ && conns_.empty()) ioc_.stop();
+}
+
+std::string Server::MetricsText() {
+  counters_.ws_sockets = conns_.size();
+  return RenderMetrics(hub_->Stats(), counters_, ResidentBytes());
+}
+
+void Server::BeginShutdown(const std::string& why) {
+  if (stopping_) return;
+  stopping_ = true;
+  log_->Info("shutting down (" + why + "), " + std::to_string(conns_.size()) +
+             " websocket(s) open");
+  error_code ec;
+  acceptor_.close(ec);
+  accept_retry_timer_.cancel();
+  // The hub sets everyone's last seen to now and closes each socket with
+  // 1001; Pump routes those closes while the sockets still exist.
+  hub_->Shutdown(Now());
+  Pump();
+  hub_timer_.cancel();
+  last_seen_timer_.cancel();
+  FlushLastSeen();
+  if (conns_.empty()) {
+    ioc_.stop();
+    return;
+  }
+  shutdown_timer_.expires_after(kShutdownGrace);
+  shutdown_timer_.async_wait([this](const error_code& wait_ec) {
+    if (wait_ec) return;
+    log_->Warn(std::to_string(conns_.size()) +
+               " websocket(s) did not finish closing; dropping them");
+    std::vector<std::shared_ptr<WsConnection>> left;
+    for (auto& [id, weak] : conns_) {
+      if (auto c = weak.lock()) left.push_back(std::move(c));
+    }
+    for (auto& c : left) c->ForceClose();
+    ioc_.stop();
+  });
+}
+
+}  // namespace presence::server

@@ -1,0 +1,127 @@
+// Server: presence-server's event loop. One thread, one io_context; the hub
+// is not thread-safe and needs no lock because everything runs here.
+//
+// The server owns what the core cannot: sockets, the clock, auth crypto,
+// HTTP and persistence. It feeds the hub and routes what the hub polls out;
+// it never decides a presence rule itself. After every hub input a caller
+// runs Pump(), which routes the hub's transmits to their sockets, gathers
+// last-seen values for the store, and re-arms the one hub timer.
+//
+// Usage:
+//   Logger log(config.log_level);
+//   Server server(std::move(config), &log);
+//   return server.Run();  // blocks until SIGINT/SIGTERM; the exit code
+//
+// Sessions (HttpSession, WsSession) hold a Server& and use the accessors
+// below from the io thread only.
+
+#ifndef PRESENCE_SERVER_SERVER_H_
+#define PRESENCE_SERVER_SERVER_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "presence/hub.h"
+#include "server_env.h"
+#include "store.h"
+
+namespace presence::server {
+
+// What the server needs of an upgraded socket (WsSession implements it).
+class WsConnection {
+ public:
+  virtual ~WsConnection() = default;
+  // One hub output for this socket: queue a frame, ping, or close.
+  virtual void Deliver(Transmit transmit) = 0;
+  // Drop the TCP connection now, without a closing handshake.
+  virtual void ForceClose() = 0;
+};
+
+class Server {
+ public:
+  // `log` is not owned and must outlive the server.
+  Server(Config config, const Logger* log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the store, binds, prints "listening on http://HOST:PORT" as the
+  // first stdout line, and serves until SIGINT/SIGTERM. Returns the process
+  // exit code: 0 after a clean stop, 1 if it could not start.
+  int Run();
+
+  // ---- for sessions, on the io thread ----
+  boost::asio::io_context& io() { return ioc_; }
+  // Wall-clock ms, never going backwards (the hub requires it).
+  int64_t Now();
+  Hub& hub() { return *hub_; }
+  // Routes every pending hub output. Safe to call from inside a delivery.
+  void Pump();
+  // Pump() soon, from a fresh handler (for callbacks that must not start
+  // I/O themselves, such as Beast's control callback).
+  void PostPump();
+  Store& store() { return *store_; }
+  const Config& config() const { return config_; }
+  const Logger& log() const { return *log_; }
+  ServerCounters& counters() { return counters_; }
+  const std::optional<std::filesystem::path>& static_root() const {
+    return static_root_;
+  }
+  bool stopping() const { return stopping_; }
+  ConnId AddConnection(std::weak_ptr<WsConnection> connection);
+  void RemoveConnection(ConnId conn);
+  std::string MetricsText();
+
+ private:
+  bool Listen();
+  void WaitForSignal();
+  void DoAccept();
+  void ArmHubTimer();
+  void ArmLastSeenTimer();
+  void FlushLastSeen();
+  void BeginShutdown(const std::string& why);
+
+  Config config_;
+  const Logger* log_;
+  // Declared first so it is destroyed last: the I/O objects below and the
+  // sessions inside its pending handlers go before it.
+  boost::asio::io_context ioc_{1};
+  boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+  boost::asio::signal_set signals_{ioc_};
+  boost::asio::steady_timer hub_timer_{ioc_};
+  boost::asio::steady_timer last_seen_timer_{ioc_};
+  boost::asio::steady_timer accept_retry_timer_{ioc_};
+  boost::asio::steady_timer shutdown_timer_{ioc_};
+
+  std::unique_ptr<Store> store_;
+  PendingLastSeen pending_last_seen_;
+  std::unique_ptr<ServerEnv> env_;
+  std::unique_ptr<Hub> hub_;
+  std::optional<std::filesystem::path> static_root_;
+  ServerCounters counters_;
+
+  std::unordered_map<ConnId, std::weak_ptr<WsConnection>> conns_;
+  ConnId next_conn_ = 1;
+  int64_t last_now_ = 0;
+  bool pumping_ = false;
+  bool pump_again_ = false;
+  bool pump_posted_ = false;
+  std::optional<int64_t> armed_deadline_;
+  uint64_t hub_timer_generation_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace presence::server
+
+#endif  // PRESENCE_SERVER_SERVER_H_

@@ -1,0 +1,335 @@
+#include "ws_session.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "presence/codec.h"
+#include "presence/protocol.h"
+#include "server.h"
+
+namespace presence::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
+// A close that has not completed by then (the peer stopped reading, so even
+// the close frame cannot be written) ends with the TCP connection dropped.
+constexpr auto kCloseDeadline = std::chrono::seconds(5);
+// A flattened frame's buffer above this size is freed after the write, so
+// one large frame does not pin memory for the connection's lifetime.
+constexpr size_t kKeptFlatBuffer = 4096;
+// RFC 6455: a close frame's payload is at most 125 bytes (2 for the code).
+constexpr size_t kMaxCloseReason = 123;
+// Up to this many views a bulk frame is written as a gather of the shared
+// encodings (2n+1 buffers, within one writev of Asio's 64); above it the
+// frame is flattened first (see MaybeWrite).
+constexpr size_t kMaxGatherViews = 24;
+constexpr auto kSlowFrame = std::chrono::milliseconds(100);
+
+class WsSession : public WsConnection,
+                  public std::enable_shared_from_this<WsSession> {
+ public:
+  // The HTTP session's tcp_stream (with its timers) is not kept: the
+  // websocket stream has its own timeouts, and a bare socket is smaller.
+  WsSession(Server& server, beast::tcp_stream&& stream)
+      : server_(server), ws_(stream.release_socket()) {}
+
+  void Run(http::request<http::string_body> request) {
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = kHandshakeTimeout;
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;  // the hub asks for pings itself
+    ws_.set_option(timeouts);
+    ws_.set_option(
+        websocket::stream_base::decorator([](websocket::response_type& res) {
+          res.set(http::field::server, "presence-server");
+        }));
+    ws_.read_message_max(kMaxFrameBytes);
+    // One frame per message lets a bulk frame go out as a plain gather of
+    // the shared view buffers.
+    ws_.auto_fragment(false);
+    ws_.text(true);
+    ws_.control_callback(
+        [this](websocket::frame_type kind, beast::string_view) {
+          if (kind == websocket::frame_type::close) return;
+          server_.hub().HandlePong(conn_, server_.Now());
+          // Beast is mid-read here; routing outputs may start writes.
+          server_.PostPump();
+        });
+    ws_.async_accept(request, beast::bind_front_handler(&WsSession::OnAccept,
+                                                        shared_from_this()));
+  }
+
+  void Deliver(Transmit t) override {
+    if (gone_) return;
+    switch (t.kind) {
+      case Transmit::Kind::kPing:
+        // A ping still in flight means the socket is not draining; the hub
+        // will find it dead without a second one.
+        if (closing_ || ping_in_flight_) return;
+        ping_in_flight_ = true;
+        ws_.async_ping({}, beast::bind_front_handler(&WsSession::OnPing,
+                                                     shared_from_this()));
+        return;
+      case Transmit::Kind::kClose:
+        StartClose(t.close_code, std::move(t.text));
+        return;
+      case Transmit::Kind::kFrame:
+        if (closing_) return;
+        queued_bytes_ += t.FrameBytes();
+        queue_.push_back(std::move(t));
+        if (queued_bytes_ > server_.config().max_queued_bytes) {
+          CloseSlowReader();
+          return;
+        }
+        MaybeWrite();
+        return;
+    }
+  }
+
+  void ForceClose() override {
+    beast::error_code ec;
+    ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
+  }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) {
+      server_.log().Debug("websocket handshake failed: " + ec.message());
+      return;
+    }
+    beast::error_code opt_ec;
+    ws_.next_layer().set_option(asio::ip::tcp::no_delay(true), opt_ec);
+    conn_ = server_.AddConnection(weak_from_this());
+    server_.counters().ws_upgrades++;
+    server_.hub().HandleOpen(conn_, server_.Now());
+    server_.Pump();
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead,
+                                                      shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) {
+      Gone(ec);
+      return;
+    }
+    const auto data = buffer_.data();
+    const auto started = std::chrono::steady_clock::now();
+    server_.hub().HandleText(
+        conn_,
+        std::string_view(static_cast<const char*>(data.data()), data.size()),
+        server_.Now());
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (took >= kSlowFrame) {
+      // The loop was blocked that long: every socket waited, and the hub's
+      // liveness clock kept running.
+      server_.log().Warn("websocket " + std::to_string(conn_) + ": a " +
+                         std::to_string(data.size()) + "-byte frame took " +
+                         std::to_string(took.count()) + " ms");
+    }
+    // Free the message buffer: Beast reads frame headers into its own
+    // small buffer and asks for this one only when payload arrives, so an
+    // idle socket holds none.
+    buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();
+    server_.Pump();
+    // Keep reading even while closing: the read completes the handshake.
+    DoRead();
+  }
+
+  void MaybeWrite() {
+    if (writing_ || queue_.empty() || gone_) return;
+    Transmit& t = queue_.front();
+    writing_ = true;
+    if (t.kind == Transmit::Kind::kClose) {
+      websocket::close_reason reason;
+      reason.code = static_cast<websocket::close_code>(t.close_code);
+      reason.reason = t.text.substr(0, kMaxCloseReason);
+      ws_.async_close(reason, beast::bind_front_handler(&WsSession::OnClose,
+                                                        shared_from_this()));
+      return;
+    }
+    write_buffers_.clear();
+    flat_.clear();
+    if (t.views.empty()) {
+      write_buffers_.push_back(asio::buffer(t.text));
+    } else if (t.views.size() > kMaxGatherViews) {
+      // One copy into a transient buffer: Asio gathers at most 64 buffers
+      // per writev and walks a long buffer sequence from its start on every
+      // call, so thousands of small views would cost thousands of syscalls
+      // and quadratic time. The copy lives only while this frame is on the
+      // wire; the queue still holds shared views.
+      flat_ = t.Flatten();
+      write_buffers_.push_back(asio::buffer(flat_));
+    } else {
+      write_buffers_.push_back(
+          asio::buffer(kBulkFramePrefix.data(), kBulkFramePrefix.size()));
+      for (size_t i = 0; i < t.views.size(); ++i) {
+        if (i != 0) {
+          write_buffers_.push_back(asio::buffer(kBulkFrameSeparator.data(),
+                                                kBulkFrameSeparator.size()));
+        }
+        write_buffers_.push_back(asio::buffer(t.views[i]->json));
+      }
+      write_buffers_.push_back(
+          asio::buffer(kBulkFrameSuffix.data(), kBulkFrameSuffix.size()));
+    }
+    writing_bytes_ = t.FrameBytes();
+    ws_.async_write(
+        write_buffers_,
+        beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    queued_bytes_ -= writing_bytes_;
+    writing_bytes_ = 0;
+    queue_.pop_front();
+    if (flat_.capacity() > kKeptFlatBuffer) std::string().swap(flat_);
+    if (gone_) {
+      queue_.clear();
+      queued_bytes_ = 0;
+      return;
+    }
+    if (ec) {
+      // The socket is broken; the pending read reports it to the hub.
+      if (!gone_) ForceClose();
+      return;
+    }
+    MaybeWrite();
+  }
+
+  void OnPing(beast::error_code) { ping_in_flight_ = false; }
+
+  void OnClose(beast::error_code ec) {
+    writing_ = false;
+    close_sent_ = !ec;
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (ec && !gone_) ForceClose();
+    // Otherwise the pending read ends with websocket::error::closed once
+    // the peer answers.
+  }
+
+  // Queues a close behind the frames already queued (an error frame must
+  // reach the client before the close that explains it).
+  void StartClose(int code, std::string reason) {
+    if (closing_) return;
+    closing_ = true;
+    close_code_ = code;
+    server_.log().Info("closing websocket " + std::to_string(conn_) + " with " +
+                       std::to_string(code) + " (" + reason + ")");
+    Transmit close;
+    close.kind = Transmit::Kind::kClose;
+    close.conn = conn_;
+    close.close_code = code;
+    close.text = std::move(reason);
+    queue_.push_back(std::move(close));
+    close_timer_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
+    close_timer_->expires_after(kCloseDeadline);
+    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->gone_) self->ForceClose();
+    });
+    MaybeWrite();
+  }
+
+  void CloseSlowReader() {
+    server_.counters().slow_reader_closes++;
+    server_.log().Warn("websocket " + std::to_string(conn_) + ": " +
+                       std::to_string(queued_bytes_) +
+                       " bytes queued, over the limit; closing it");
+    // Drop what has not started; a frame already on the wire must finish
+    // or the stream would be corrupt.
+    if (writing_) {
+      queue_.erase(queue_.begin() + 1, queue_.end());
+      queued_bytes_ = writing_bytes_;
+    } else {
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    server_.hub().HandleClose(conn_, server_.Now());
+    StartClose(kClosePolicy, "slow reader");
+    server_.Pump();
+  }
+
+  void Gone(beast::error_code ec) {
+    if (gone_) return;
+    gone_ = true;
+    if (close_timer_) close_timer_->cancel();
+    std::string how;
+    if (close_sent_ && (ec == websocket::error::closed ||
+                        ec == asio::error::operation_aborted)) {
+      // Our close frame went out; Beast ends the pending read with either.
+      how = "closed with " + std::to_string(close_code_);
+    } else if (ec == websocket::error::closed) {
+      const auto code = ws_.reason().code;
+      how = code == websocket::close_code::none
+                ? std::string("closed by the client (no code)")
+                : "closed by the client with " + std::to_string(code);
+    } else if (ec == websocket::error::message_too_big) {
+      how = "closed with 1009 (frame over " + std::to_string(kMaxFrameBytes) +
+            " bytes)";
+    } else if (close_code_ != 0) {
+      how = "dropped after close " + std::to_string(close_code_) + " (" +
+            ec.message() + ")";
+    } else {
+      how = "dropped (" + ec.message() + ")";
+    }
+    server_.log().Info("websocket " + std::to_string(conn_) + " " + how);
+    if (!writing_) {
+      // Otherwise OnWrite, still to come, empties the queue.
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    server_.hub().HandleClose(conn_, server_.Now());
+    server_.RemoveConnection(conn_);
+    server_.Pump();
+  }
+
+  Server& server_;
+  // No permessage-deflate: presence frames are small, and a per-socket
+  // zlib state would cost far more memory than it saves in bytes.
+  websocket::stream<asio::ip::tcp::socket, /*deflateSupported=*/false> ws_;
+  beast::flat_buffer buffer_;
+  ConnId conn_ = 0;
+  std::deque<Transmit> queue_;  // front is on the wire while writing_
+  size_t queued_bytes_ = 0;
+  size_t writing_bytes_ = 0;
+  std::vector<asio::const_buffer> write_buffers_;
+  std::string flat_;  // a large bulk frame, flattened while it is written
+  std::unique_ptr<asio::steady_timer> close_timer_;
+  int close_code_ = 0;  // the code we sent, 0 if none
+  bool writing_ = false;
+  bool ping_in_flight_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool gone_ = false;
+};
+
+}  // namespace
+
+void StartWsSession(Server& server, beast::tcp_stream stream,
+                    http::request<http::string_body> request) {
+  std::make_shared<WsSession>(server, std::move(stream))
+      ->Run(std::move(request));
+}
+
+}  // namespace presence::server
