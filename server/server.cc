@@ -155,6 +155,7 @@ void Server::Pump() {
     return;
   }
   pumping_ = true;
+  store_->EndRead();  // loads the hub made for this input share one read
   do {
     pump_again_ = false;
     while (std::optional<Transmit> t = hub_->PollTransmit()) {

@@ -77,6 +77,8 @@ Visibility ColumnVisibility(sqlite3_stmt* stmt, int column,
 
 struct Store::Impl {
   DbPtr db;
+  StmtPtr begin_read;
+  bool read_open = false;
   StmtPtr begin;
   StmtPtr commit;
   StmtPtr rollback;
@@ -162,6 +164,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path,
   }
 
   const std::pair<const char*, StmtPtr*> statements[] = {
+      {"BEGIN", &impl->begin_read},
       {"BEGIN IMMEDIATE", &impl->begin},
       {"COMMIT", &impl->commit},
       {"ROLLBACK", &impl->rollback},
@@ -194,8 +197,17 @@ std::unique_ptr<Store> Store::Open(const std::string& path,
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+void Store::EndRead() {
+  if (!impl_->read_open) return;
+  impl_->read_open = false;
+  if (!sqlite3_get_autocommit(impl_->db.get())) impl_->Run(impl_->commit.get());
+}
+
 StoredUser Store::Load(std::string_view user_id) {
   error_.clear();
+  if (!impl_->read_open && sqlite3_get_autocommit(impl_->db.get())) {
+    impl_->read_open = impl_->Run(impl_->begin_read.get());
+  }
   StoredUser user;
   user.settings = GetSettings(user_id);
   std::string first_error = error_;
@@ -232,6 +244,7 @@ PrivacySettings Store::GetSettings(std::string_view user_id) {
 bool Store::PutSettings(std::string_view user_id,
                         const PrivacySettings& settings) {
   error_.clear();
+  EndRead();
   sqlite3_stmt* stmt = impl_->put_settings.get();
   StmtUse use(stmt);
   if (BindText(stmt, 1, user_id) != SQLITE_OK ||
@@ -268,6 +281,7 @@ std::vector<std::string> Store::GetContacts(std::string_view user_id) {
 bool Store::PutContacts(std::string_view user_id,
                         const std::vector<std::string>& contacts) {
   error_.clear();
+  EndRead();
   if (!impl_->Run(impl_->begin.get())) {
     error_ = impl_->Error("put contacts: begin");
     return false;
@@ -314,6 +328,7 @@ std::optional<int64_t> Store::GetLastSeen(std::string_view user_id) {
 
 bool Store::SaveLastSeen(const std::vector<LastSeenUpdate>& updates) {
   error_.clear();
+  EndRead();
   if (updates.empty()) return true;
   if (!impl_->Run(impl_->begin.get())) {
     error_ = impl_->Error("save last seen: begin");

@@ -49,6 +49,12 @@ class Store {
   // Last seen only moves forward: an older value never replaces a newer one.
   bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates);
 
+  // Loads made between two EndRead calls share one read transaction, so a
+  // subscribe to 10 000 users takes the database's locks once, not 30 000
+  // times. The server calls EndRead after every hub input; writes end an
+  // open read first.
+  void EndRead();
+
   const std::string& error() const { return error_; }
 
  private:
