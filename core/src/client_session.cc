@@ -97,7 +97,7 @@ ClientSession::ClientSession(ClientConfig config, Backoff::RandomSource random)
     : config_(config),
       backoff_(config.backoff, std::move(random)),
       session_id_(IsValidId(config.resume_session) ? config.resume_session
-                                                     : std::string()),
+                                                   : std::string()),
       activity_(config.activity_auto_clear_ms),
       heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
 
@@ -105,7 +105,7 @@ ClientSession::ClientSession(ClientConfig config, uint64_t seed)
     : config_(config),
       backoff_(config.backoff, seed),
       session_id_(IsValidId(config.resume_session) ? config.resume_session
-                                                     : std::string()),
+                                                   : std::string()),
       activity_(config.activity_auto_clear_ms),
       heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
 

@@ -3,8 +3,9 @@
 // Parsing never throws and never aborts, whatever the bytes (the WASM build
 // does not run catch blocks, and the native core is built with exceptions
 // off): it returns the frame or a `CodecError` saying what is wrong. A frame
-// with any invalid part is rejected whole. Rejected: text over
-// kMaxFrameBytes, invalid JSON or UTF-8, nesting deeper than a frame needs,
+// with any invalid part is rejected whole. Rejected: a client frame over
+// kMaxFrameBytes (server frames may be larger: the answer to a subscribe of
+// 10 000 ids is), invalid JSON or UTF-8, nesting deeper than a frame needs,
 // a non-object, unknown or missing `type`, missing required fields, fields of
 // the wrong type, ids outside [A-Za-z0-9._@-]{1,128}, strings over their
 // limit, arrays over kMaxIdsPerFrame. Unknown extra fields are ignored.

@@ -130,8 +130,8 @@ class Hub {
   void HandlePong(ConnId conn, int64_t now_ms);
   void HandleClose(ConnId conn, int64_t now_ms);
   void HandleTimeout(int64_t now_ms);
-  void UpdateSettings(std::string_view user_id,
-                      const PrivacySettings& settings, int64_t now_ms);
+  void UpdateSettings(std::string_view user_id, const PrivacySettings& settings,
+                      int64_t now_ms);
   void UpdateContacts(std::string_view user_id,
                       const std::vector<std::string>& contacts, int64_t now_ms);
   // Sets the last seen of every connected user to now and closes every

@@ -33,8 +33,8 @@ enum class LastSeenBucket : uint8_t {
 
 struct LastSeenText {
   LastSeenBucket bucket = LastSeenBucket::kNever;
-  int64_t count = 0;      // N for minutes/hours/days, else 0
-  int64_t epoch_ms = 0;   // the last seen time itself (0 for Never)
+  int64_t count = 0;     // N for minutes/hours/days, else 0
+  int64_t epoch_ms = 0;  // the last seen time itself (0 for Never)
   std::optional<int64_t> next_change_ms;
   bool operator==(const LastSeenText&) const = default;
 };

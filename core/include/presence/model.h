@@ -90,8 +90,8 @@ std::optional<Visibility> ParseVisibility(std::string_view text);
 
 // Limits of the protocol (DESIGN.md "Limits").
 inline constexpr size_t kMaxIdLength = 128;
-inline constexpr size_t kMaxTextLength = 1024;     // page, reason, ...
-inline constexpr size_t kMaxTokenLength = 8192;    // a JWT
+inline constexpr size_t kMaxTextLength = 1024;   // page, reason, ...
+inline constexpr size_t kMaxTokenLength = 8192;  // a JWT
 inline constexpr size_t kMaxFrameBytes = 64 * 1024;
 inline constexpr size_t kMaxIdsPerFrame = 10000;
 inline constexpr size_t kMaxSubscriptions = 10000;

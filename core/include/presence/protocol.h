@@ -31,12 +31,12 @@ std::string_view ToString(ErrorCode code);
 std::optional<ErrorCode> ParseErrorCode(std::string_view text);
 
 // WebSocket close codes the protocol uses.
-inline constexpr int kCloseGoingAway = 1001;       // server shutdown
-inline constexpr int kClosePolicy = 1008;          // sustained abuse, slow reader
-inline constexpr int kCloseTooBig = 1009;          // frame over kMaxFrameBytes
-inline constexpr int kCloseUnauthorized = 4401;    // bad, expired or no token
-inline constexpr int kCloseTimeout = 4408;         // dead (pings) or silent
-inline constexpr int kCloseSessionMoved = 4409;    // resumed on a newer socket
+inline constexpr int kCloseGoingAway = 1001;     // server shutdown
+inline constexpr int kClosePolicy = 1008;        // sustained abuse, slow reader
+inline constexpr int kCloseTooBig = 1009;        // frame over kMaxFrameBytes
+inline constexpr int kCloseUnauthorized = 4401;  // bad, expired or no token
+inline constexpr int kCloseTimeout = 4408;       // dead (pings) or silent
+inline constexpr int kCloseSessionMoved = 4409;  // resumed on a newer socket
 
 // ---- client -> server ----
 
@@ -81,8 +81,9 @@ struct UnsubscribeFrame {
   bool operator==(const UnsubscribeFrame&) const = default;
 };
 
-using ClientFrame = std::variant<AuthFrame, PresenceFrame, HeartbeatFrame,
-                                 ActivityFrame, SubscribeFrame, UnsubscribeFrame>;
+using ClientFrame =
+    std::variant<AuthFrame, PresenceFrame, HeartbeatFrame, ActivityFrame,
+                 SubscribeFrame, UnsubscribeFrame>;
 
 // ---- server -> client ----
 
