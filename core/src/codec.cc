@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "utf8.h"
+
 namespace presence {
 namespace {
 
@@ -450,38 +452,6 @@ bool ReadType(Json& root, std::string* type, std::string* error) {
 }
 
 // ------------------------------------------------------------- serializing
-
-// Returns the byte length of the well-formed UTF-8 sequence starting at
-// `text[i]` (a byte >= 0x80), or 0 if it is not one.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto b = static_cast<unsigned char>(text[i]);
-  size_t len = 0;
-  uint32_t cp = 0;
-  if ((b & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b & 0x1F;
-  } else if ((b & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b & 0x0F;
-  } else if ((b & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b & 0x07;
-  } else {
-    return 0;
-  }
-  if (len > text.size() - i) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto c = static_cast<unsigned char>(text[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-      (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
-}
 
 void AppendInt(int64_t value, std::string* out) {
   char buffer[24];
