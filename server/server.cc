@@ -43,6 +43,12 @@ int64_t Server::Now() {
 }
 
 int Server::Run() {
+  if (!config_.redis.empty()) {
+    // Refuse rather than run single-node while the operator expects a
+    // cluster: two such nodes would each show half the users.
+    log_->Error("--redis: cluster mode is not available in this version");
+    return 1;
+  }
   std::string error;
   store_ = Store::Open(config_.db, &error);
   if (store_ == nullptr) {
