@@ -156,7 +156,8 @@ std::optional<int64_t> PositiveMs(const nlohmann::json& value) {
 }
 
 // {"device"?, "seed"?, "backoffBaseMs"?, "backoffCapMs"?, "heartbeatMs"?,
-//  "activityAutoClearMs"?, "authTimeoutMs"?}; null for anything invalid.
+//  "activityAutoClearMs"?, "authTimeoutMs"?, "resumeSession"?}; null for
+//  anything invalid.
 std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
   std::string text;
   if (!ToText(config_json, &text)) return nullptr;
@@ -171,6 +172,12 @@ std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
         presence::ParseDevice(it->get_ref<const std::string&>());
     if (!device) return nullptr;
     config.device = *device;
+  }
+  if (auto it = json.find("resumeSession"); it != json.end()) {
+    if (!it->is_string()) return nullptr;
+    const std::string& session = it->get_ref<const std::string&>();
+    if (!session.empty() && !presence::IsValidId(session)) return nullptr;
+    config.resume_session = session;
   }
   const std::pair<const char*, int64_t*> durations[] = {
       {"backoffBaseMs", &config.backoff.base_ms},

@@ -305,3 +305,18 @@ test('wrong JS types => false or "" results, never a throw', () => {
   assert.equal(s.state(), 'reconnecting');
   s.delete();
 });
+
+test('a reloaded page => created with resumeSession => its first auth resumes that session', () => {
+  const s = newSession({ seed: 3, resumeSession: 'kept-by-last-page' });
+  s.setToken('token-1');
+  s.start(T0);
+  assert.equal(s.pollAction(), 'open');
+  s.handleSocketOpen(T0);
+  const [auth] = sent(s);
+  assert.equal(auth.type, 'auth');
+  assert.equal(auth.session, 'kept-by-last-page');
+  s.delete();
+  // An id the protocol would refuse is refused here, not sent.
+  assert.equal(core.ClientSession.create(JSON.stringify({ resumeSession: 'bad id' })), null);
+  assert.equal(core.ClientSession.create(JSON.stringify({ resumeSession: 42 })), null);
+});

@@ -1,0 +1,130 @@
+// The presence store: frozen Views and frozen snapshots, no React, no DOM.
+//
+// A snapshot is a new object only when something in it changed, so
+// `useSyncExternalStore` can compare by identity. Listeners are global (any
+// change) or per user (only that user's View changed), so a component
+// re-renders only for its own users.
+
+const UNKNOWN = 'unknown';
+
+/** A frozen, Map-like, read-only collection of Views keyed by userId. */
+export class PresenceSnapshot {
+  #views;
+  constructor(views, connectionState) {
+    this.#views = views;
+    this.connectionState = connectionState;
+    this.size = views.size;
+    Object.freeze(this);
+  }
+  get(id) {
+    return this.#views.get(id);
+  }
+  has(id) {
+    return this.#views.has(id);
+  }
+  keys() {
+    return this.#views.keys();
+  }
+  values() {
+    return this.#views.values();
+  }
+  entries() {
+    return this.#views.entries();
+  }
+  forEach(fn, thisArg) {
+    this.#views.forEach((v, k) => fn.call(thisArg, v, k, this));
+  }
+  [Symbol.iterator]() {
+    return this.#views.entries();
+  }
+}
+
+function freezeDeep(value) {
+  if (value && typeof value === 'object') {
+    for (const key of Object.keys(value)) freezeDeep(value[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A View as the app sees it: `status` is always present ('unknown' when hidden or not known). */
+export function normalizeView(raw) {
+  const view = { userId: raw.userId, status: raw.status ?? UNKNOWN };
+  if (raw.lastSeen !== undefined) view.lastSeen = raw.lastSeen;
+  if (raw.device !== undefined) view.device = raw.device;
+  if (raw.activity !== undefined) view.activity = raw.activity;
+  return freezeDeep(view);
+}
+
+function sameView(a, b) {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
+
+// Views of users the store knows nothing about, one frozen object per id so
+// reads are stable. Shared by every store (and by server rendering).
+const unknownViews = new Map();
+export function unknownView(id) {
+  let view = unknownViews.get(id);
+  if (!view) {
+    view = Object.freeze({ userId: id, status: UNKNOWN });
+    if (unknownViews.size > 10000) unknownViews.clear();
+    unknownViews.set(id, view);
+  }
+  return view;
+}
+
+export function createStore(initialState = 'idle') {
+  let views = new Map();
+  let snapshot = new PresenceSnapshot(views, initialState);
+  const listeners = new Set();
+  const userListeners = new Map(); // id -> Set<listener>
+
+  function notify(changedIds) {
+    for (const id of changedIds) {
+      const set = userListeners.get(id);
+      if (set) for (const fn of [...set]) fn();
+    }
+    for (const fn of [...listeners]) fn();
+  }
+
+  return {
+    getSnapshot: () => snapshot,
+    getView: (id) => views.get(id) ?? unknownView(id),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    subscribeUser(id, listener) {
+      let set = userListeners.get(id);
+      if (!set) userListeners.set(id, (set = new Set()));
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0 && userListeners.get(id) === set) userListeners.delete(id);
+      };
+    },
+    /** Applies `{changed:[View], removed:[id]}` and/or a connection state; notifies only on change. */
+    apply(changes, connectionState = snapshot.connectionState) {
+      const changedIds = [];
+      let next = null;
+      for (const raw of changes?.changed ?? []) {
+        const view = normalizeView(raw);
+        if (sameView(views.get(view.userId), view)) continue;
+        next ??= new Map(views);
+        next.set(view.userId, view);
+        changedIds.push(view.userId);
+      }
+      for (const id of changes?.removed ?? []) {
+        if (!(next ?? views).has(id)) continue;
+        next ??= new Map(views);
+        next.delete(id);
+        changedIds.push(id);
+      }
+      if (!next && connectionState === snapshot.connectionState) return false;
+      if (next) views = next;
+      snapshot = new PresenceSnapshot(views, connectionState);
+      notify(changedIds);
+      return true;
+    },
+  };
+}
