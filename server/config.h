@@ -19,6 +19,9 @@
 #include <variant>
 #include <vector>
 
+#include "presence/hub.h"
+#include "presence/rate_limiter.h"
+
 namespace presence::server {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -28,20 +31,21 @@ struct Config {
   uint16_t port = 8080;
   std::string db = "presence.db";  // ":memory:" allowed
   std::string jwt_secret;
-  int64_t heartbeat_ms = 30'000;
-  int64_t ping_ms = 5'000;
-  int64_t timeout_ms = 75'000;
-  int64_t leave_grace_ms = 5'000;
-  int64_t activity_ttl_ms = 3'000;
-  int64_t flush_ms = 50;
+  // The timings' defaults are the hub's own (DESIGN.md), stated once.
+  int64_t heartbeat_ms = HubConfig{}.heartbeat_ms;
+  int64_t ping_ms = HubConfig{}.ping_ms;
+  int64_t timeout_ms = HubConfig{}.timeout_ms;
+  int64_t leave_grace_ms = HubConfig{}.leave_grace_ms;
+  int64_t activity_ttl_ms = HubConfig{}.activity_ttl_ms;
+  int64_t flush_ms = HubConfig{}.flush_ms;
   std::string static_dir;  // empty: no static files
   bool dev = false;        // POST /api/dev/token
   LogLevel log_level = LogLevel::kInfo;
   std::vector<std::string> allow_origins;  // WebSocket Origin allow-list
   std::string redis;                       // cluster mode (later)
   // Limits (DESIGN.md "Limits"); flags too, for tests and operators.
-  double rate_per_sec = 20;
-  double rate_burst = 60;
+  double rate_per_sec = RateLimit{}.frames_per_second;
+  double rate_burst = RateLimit{}.burst;
   size_t max_queued_bytes = 4 * 1024 * 1024;  // per connection, then 1008
 };
 
