@@ -127,12 +127,7 @@ void ClientSession::Stop(int64_t /*now_ms*/) {
   if (HasSocket())
     actions_.push_back({ClientActionKind::kCloseSocket, kCloseNormal});
   // Frames still queued would go to a closing socket.
-  outbox_.clear();
-  outbox_head_ = 0;
-  sent_status_.reset();
-  sent_activity_.reset();
-  auth_deadline_ms_.reset();
-  reconnect_at_ms_.reset();
+  ForgetTransport();
   started_ = false;
   state_ = ConnectionState::kIdle;
 }
@@ -380,15 +375,19 @@ void ClientSession::ScheduleReconnect(int64_t now_ms) {
   state_ = ConnectionState::kReconnecting;
 }
 
-void ClientSession::OnTransportLost(int close_code, int64_t now_ms) {
-  // What was queued or told belonged to that socket; the next welcome
-  // re-sends whatever the server must know.
+// What was queued or told belonged to the old socket; the next welcome
+// re-sends whatever the server must know.
+void ClientSession::ForgetTransport() {
   outbox_.clear();
   outbox_head_ = 0;
   sent_status_.reset();
   sent_activity_.reset();
   auth_deadline_ms_.reset();
   reconnect_at_ms_.reset();
+}
+
+void ClientSession::OnTransportLost(int close_code, int64_t now_ms) {
+  ForgetTransport();
   if (close_code == kCloseSessionMoved) {
     // Another socket (another tab) resumed this session; fighting it back
     // would make the two take it from each other forever.

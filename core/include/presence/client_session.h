@@ -141,6 +141,7 @@ class ClientSession {
   void ScheduleReconnect(int64_t now_ms);
   // The socket is gone (closed, failed or abandoned): forget what only that
   // socket knew and decide how to get back.
+  void ForgetTransport();
   void OnTransportLost(int close_code, int64_t now_ms);
   void Send(const ClientFrame& frame, int64_t now_ms);
   void SendStatus(int64_t now_ms);
