@@ -156,8 +156,8 @@ std::optional<int64_t> PositiveMs(const nlohmann::json& value) {
 }
 
 // {"device"?, "seed"?, "backoffBaseMs"?, "backoffCapMs"?, "heartbeatMs"?,
-//  "activityAutoClearMs"?, "authTimeoutMs"?, "resumeSession"?}; null for
-//  anything invalid.
+//  "activityAutoClearMs"?, "authTimeoutMs"?, "resumeSession"?, "idleMs"?};
+//  null for anything invalid. idleMs 0 turns idleness off.
 std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
   std::string text;
   if (!ToText(config_json, &text)) return nullptr;
@@ -192,6 +192,12 @@ std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
       if (!ms) return nullptr;
       *field = *ms;
     }
+  }
+  if (auto it = json.find("idleMs"); it != json.end()) {
+    const bool off = it->is_number() && it->get<double>() == 0;
+    const auto ms = off ? std::optional<int64_t>(0) : PositiveMs(*it);
+    if (!ms) return nullptr;
+    config.idle_ms = *ms;
   }
   // The jitter must differ between browsers or a crowd reconnects as a herd;
   // the app may pin the seed (tests do), else JS's generator provides it.
@@ -403,6 +409,31 @@ EMSCRIPTEN_BINDINGS(presence_core) {
                                                       bool online, double now) {
                   s.HandleNetwork(online, ToMs(now));
                 }))
+      // ---- page inputs ----
+      .function(
+          "handlePageVisibility",
+          optional_override([](ClientSession& s, bool visible, double now) {
+            s.HandlePageVisibility(visible, ToMs(now));
+          }))
+      .function(
+          "handlePageFocus",
+          optional_override([](ClientSession& s, bool focused, double now) {
+            s.HandlePageFocus(focused, ToMs(now));
+          }))
+      .function("handleUserInput",
+                optional_override([](ClientSession& s, double now) {
+                  s.HandleUserInput(ToMs(now));
+                }))
+      .function(
+          "handlePageHide",
+          optional_override([](ClientSession& s, bool persisted, double now) {
+            s.HandlePageHide(persisted, ToMs(now));
+          }))
+      .function(
+          "handlePageShow",
+          optional_override([](ClientSession& s, bool persisted, double now) {
+            s.HandlePageShow(persisted, ToMs(now));
+          }))
       // ---- outputs ----
       .function("pollAction", optional_override([](ClientSession& s) {
                   return ActionText(s.PollAction());
@@ -426,6 +457,9 @@ EMSCRIPTEN_BINDINGS(presence_core) {
                 }))
       .function("status", optional_override([](const ClientSession& s) {
                   return std::string(presence::ToString(s.status()));
+                }))
+      .function("chosenStatus", optional_override([](const ClientSession& s) {
+                  return std::string(presence::ToString(s.chosen_status()));
                 }))
       .function("sessionId", optional_override([](const ClientSession& s) {
                   return s.session_id();

@@ -98,6 +98,7 @@ ClientSession::ClientSession(ClientConfig config, Backoff::RandomSource random)
       backoff_(config.backoff, std::move(random)),
       session_id_(IsValidId(config.resume_session) ? config.resume_session
                                                    : std::string()),
+      attention_(config.idle_ms),
       activity_(config.activity_auto_clear_ms),
       heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
 
@@ -106,6 +107,7 @@ ClientSession::ClientSession(ClientConfig config, uint64_t seed)
       backoff_(config.backoff, seed),
       session_id_(IsValidId(config.resume_session) ? config.resume_session
                                                    : std::string()),
+      attention_(config.idle_ms),
       activity_(config.activity_auto_clear_ms),
       heartbeat_ms_(std::max<int64_t>(1, config.default_heartbeat_ms)) {}
 
@@ -137,11 +139,7 @@ void ClientSession::SetToken(std::string token) { token_ = std::move(token); }
 bool ClientSession::SetStatus(Status status, int64_t now_ms) {
   if (!IsValidStatus(status)) return false;
   status_ = status;
-  // While disconnected (or authenticating) only the latest status is kept:
-  // the next auth, or the welcome, carries it.
-  if (state_ == ConnectionState::kConnected && sent_status_ != status_) {
-    SendStatus(now_ms);
-  }
+  SyncStatus(now_ms);
   return true;
 }
 
@@ -229,9 +227,9 @@ void ClientSession::HandleSocketOpen(int64_t now_ms) {
   auth.token = token_;
   auth.device = config_.device;
   if (!session_id_.empty()) auth.session = session_id_;
-  auth.status = status_;
+  auth.status = status();
   Send(auth, now_ms);
-  sent_status_ = status_;
+  sent_status_ = auth.status;
   state_ = ConnectionState::kAuthenticating;
   auth_deadline_ms_ = now_ms + config_.auth_timeout_ms;
 }
@@ -276,6 +274,7 @@ void ClientSession::HandleTimeout(int64_t now_ms) {
   } else if (reconnect_due) {
     Connect(now_ms);
   }
+  if (attention_.HandleTimeout(now_ms)) SyncStatus(now_ms);
   if (activity_.HandleTimeout(now_ms) &&
       state_ == ConnectionState::kConnected) {
     // Watchers see typing stop now, not when the server's TTL runs out.
@@ -301,6 +300,36 @@ void ClientSession::HandleNetwork(bool online, int64_t now_ms) {
       state_ == ConnectionState::kReconnecting) {
     Connect(now_ms);
   }
+}
+
+// ---- page inputs ----
+
+void ClientSession::HandlePageVisibility(bool visible, int64_t now_ms) {
+  attention_.SetVisible(visible, now_ms);
+  SyncStatus(now_ms);
+}
+
+void ClientSession::HandlePageFocus(bool focused, int64_t now_ms) {
+  attention_.SetFocused(focused, now_ms);
+  SyncStatus(now_ms);
+}
+
+void ClientSession::HandleUserInput(int64_t now_ms) {
+  if (attention_.HandleInput(now_ms)) SyncStatus(now_ms);
+}
+
+void ClientSession::HandlePageHide(bool persisted, int64_t now_ms) {
+  if (!persisted) return;
+  page_frozen_ = true;
+  SyncStatus(now_ms);
+}
+
+void ClientSession::HandlePageShow(bool persisted, int64_t now_ms) {
+  if (!persisted && !page_frozen_) return;
+  page_frozen_ = false;
+  // Back from the cache: whoever navigated back is looking at it.
+  attention_.SetVisible(true, now_ms);
+  SyncStatus(now_ms);
 }
 
 // ---- outputs ----
@@ -337,6 +366,7 @@ std::optional<int64_t> ClientSession::NextDeadline() const {
   consider(auth_deadline_ms_);
   consider(reconnect_at_ms_);
   consider(activity_.deadline());
+  if (started_) consider(attention_.deadline());
   if (state_ == ConnectionState::kConnected) {
     consider(last_sent_ms_ + heartbeat_ms_);
   }
@@ -344,6 +374,12 @@ std::optional<int64_t> ClientSession::NextDeadline() const {
 }
 
 // ---- state ----
+
+Status ClientSession::status() const {
+  if (status_ != Status::kOnline) return status_;
+  if (page_frozen_) return Status::kOffline;
+  return attention_.away() ? Status::kAway : Status::kOnline;
+}
 
 const std::optional<Activity>& ClientSession::activity() const {
   return activity_.current();
@@ -410,9 +446,17 @@ void ClientSession::Send(const ClientFrame& frame, int64_t now_ms) {
 
 void ClientSession::SendStatus(int64_t now_ms) {
   PresenceFrame presence;
-  presence.status = status_;
+  presence.status = status();
   Send(presence, now_ms);
-  sent_status_ = status_;
+  sent_status_ = presence.status;
+}
+
+void ClientSession::SyncStatus(int64_t now_ms) {
+  // While disconnected (or authenticating) only the latest status is kept:
+  // the next auth, or the welcome, carries it.
+  if (state_ == ConnectionState::kConnected && sent_status_ != status()) {
+    SendStatus(now_ms);
+  }
 }
 
 void ClientSession::SendActivity(const Activity& activity, int64_t now_ms) {
@@ -467,7 +511,7 @@ void ClientSession::OnWelcome(const WelcomeFrame& welcome, int64_t now_ms) {
   backoff_.Reset();
 
   // The auth carried the status of its time; a later change is sent now.
-  if (sent_status_ != status_) SendStatus(now_ms);
+  SyncStatus(now_ms);
 
   // An activity that lapsed before the welcome is not re-sent; one the
   // server may still show from before gets cleared.

@@ -584,6 +584,132 @@ TEST(ClientRule, UnauthorizedCloseReconnectsWithBackoff) {
   EXPECT_EQ(session.session_id(), "s9");
 }
 
+// Page attention: the status others see follows the page.
+
+std::vector<Status> SentStatuses(ClientSession& session) {
+  std::vector<Status> statuses;
+  for (const PresenceFrame& frame :
+       FramesOf<PresenceFrame>(TakeFrames(session))) {
+    statuses.push_back(frame.status);
+  }
+  return statuses;
+}
+
+TEST(ClientRule, HiddenPageIsAwayAndVisibleIsOnline) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  session.HandlePageVisibility(false, kT0 + 10);
+  EXPECT_EQ(session.status(), Status::kAway);
+  EXPECT_EQ(session.chosen_status(), Status::kOnline);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kAway});
+  session.HandlePageVisibility(true, kT0 + 20);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOnline});
+}
+
+TEST(ClientRule, BlurredPageIsAwayAndFocusIsOnline) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  session.HandlePageFocus(false, kT0 + 10);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kAway});
+  session.HandlePageFocus(true, kT0 + 20);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOnline});
+}
+
+TEST(ClientRule, NoInputForIdleMsIsAwayAndInputIsOnline) {
+  ClientConfig config = TestConfig();
+  config.idle_ms = 300'000;
+  ClientSession session(config, 7);
+  session.HandlePageVisibility(true, kT0);
+  Connect(session, kT0, "s1", /*heartbeat_ms=*/1'000'000);
+  // Input keeps the page present; each only pushes the idle time later.
+  for (int64_t t = kT0 + 1000; t < kT0 + 200'000; t += 1000) {
+    session.HandleUserInput(t);
+  }
+  EXPECT_EQ(session.PollTransmit(), std::nullopt);
+  const int64_t last_input = kT0 + 199'000;
+  ASSERT_EQ(session.NextDeadline(), last_input + 300'000);
+  session.HandleTimeout(last_input + 299'999);
+  EXPECT_EQ(session.PollTransmit(), std::nullopt);
+  session.HandleTimeout(last_input + 300'000);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kAway});
+  session.HandleUserInput(last_input + 400'000);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOnline});
+}
+
+TEST(ClientRule, HostWithoutAPageNeverGoesIdle) {
+  ClientConfig config = TestConfig();
+  config.idle_ms = 1000;
+  ClientSession session(config, 7);
+  Connect(session, kT0);
+  for (int64_t t = kT0; t < kT0 + 120'000; t += 500) session.HandleTimeout(t);
+  EXPECT_EQ(session.status(), Status::kOnline);
+  EXPECT_TRUE(SentStatuses(session).empty());
+}
+
+TEST(ClientRule, PageOpenedHiddenAuthsAwayWithoutAFlap) {
+  ClientSession session(TestConfig(), 7);
+  session.HandlePageVisibility(false, kT0);
+  session.SetToken("t");
+  session.Start(kT0);
+  ASSERT_TRUE(session.PollAction().has_value());
+  session.HandleSocketOpen(kT0);
+  std::vector<ClientFrame> frames = TakeFrames(session);
+  ASSERT_EQ(FramesOf<AuthFrame>(frames).size(), 1u);
+  EXPECT_EQ(FramesOf<AuthFrame>(frames)[0].status, Status::kAway);
+  ASSERT_EQ(session.HandleMessage(Welcome("s1"), kT0 + 5), std::nullopt);
+  EXPECT_TRUE(SentStatuses(session).empty());
+}
+
+TEST(ClientRule, ChosenAwayOrOfflineIsKeptWhateverThePageDoes) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  ASSERT_TRUE(session.SetStatus(Status::kOffline, kT0 + 1));  // "invisible"
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOffline});
+  session.HandlePageVisibility(false, kT0 + 2);
+  session.HandlePageVisibility(true, kT0 + 3);
+  session.HandlePageFocus(false, kT0 + 4);
+  session.HandleUserInput(kT0 + 5);
+  EXPECT_TRUE(SentStatuses(session).empty());
+  EXPECT_EQ(session.status(), Status::kOffline);
+  // Choosing online again shows what the page says: blurred, so away.
+  ASSERT_TRUE(session.SetStatus(Status::kOnline, kT0 + 6));
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kAway});
+}
+
+TEST(ClientRule, PageIntoTheBackForwardCacheIsOfflineAndBackIsOnline) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  session.HandlePageHide(/*persisted=*/true, kT0 + 10);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOffline});
+  session.HandlePageShow(/*persisted=*/true, kT0 + 20);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kOnline});
+}
+
+TEST(ClientRule, UnloadingPageSendsNoOfflineSoAReloadDoesNotFlap) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  session.HandlePageHide(/*persisted=*/false, kT0 + 10);
+  EXPECT_TRUE(SentStatuses(session).empty());
+  EXPECT_EQ(session.status(), Status::kOnline);
+}
+
+TEST(ClientRule, StatusFromThePageCollapsesWhileDisconnected) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  session.HandleSocketClose(kCloseAbnormal, kT0);
+  session.HandlePageVisibility(false, kT0 + 1);
+  session.HandlePageVisibility(true, kT0 + 2);
+  session.HandlePageFocus(false, kT0 + 3);
+  EXPECT_EQ(session.PollTransmit(), std::nullopt);
+  int64_t now = *session.NextDeadline();
+  session.HandleTimeout(now);
+  ASSERT_EQ(session.PollAction(), ClientAction{ClientActionKind::kOpenSocket});
+  std::vector<ClientFrame> frames = OpenAndWelcome(session, now);
+  ASSERT_EQ(FramesOf<AuthFrame>(frames).size(), 1u);
+  EXPECT_EQ(FramesOf<AuthFrame>(frames)[0].status, Status::kAway);
+  EXPECT_TRUE(FramesOf<PresenceFrame>(frames).empty());
+}
+
 // ============================ ClientSessionTest ============================
 
 TEST(ClientSessionTest, StartOpensOnceAndAuthCarriesStatus) {

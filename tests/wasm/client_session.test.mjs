@@ -256,6 +256,55 @@ test('network offline => reconnect paused => online => open at once', () => {
   s.delete();
 });
 
+test('page hidden => away; focus => online; idle => away; input => online; bfcache => offline', () => {
+  const s = newSession({ seed: 7, idleMs: 60000 });
+  s.handlePageVisibility(false, T0);
+  s.setToken('t');
+  s.start(T0);
+  assert.equal(s.pollAction(), 'open');
+  s.handleSocketOpen(T0);
+  assert.equal(sent(s)[0].status, 'away', 'a page opened hidden auths away');
+  assert.equal(s.handleMessage(welcome(), T0), '');
+  assert.deepEqual(sent(s), []);
+
+  s.handlePageFocus(true, T0 + 10);
+  assert.deepEqual(sent(s), [{ type: 'presence', status: 'online' }]);
+  assert.equal(s.status(), 'online');
+  s.handleUserInput(T0 + 1000);
+  assert.deepEqual(sent(s), []);
+  // One timer at the next deadline: heartbeats come due first, then idleness.
+  let now = T0 + 1000;
+  const frames = [];
+  while (s.status() === 'online') {
+    now = s.nextDeadline();
+    s.handleTimeout(now);
+    frames.push(...sent(s));
+  }
+  assert.equal(now, T0 + 1000 + 60000);
+  assert.deepEqual(frames.at(-1), { type: 'presence', status: 'away' });
+  assert.equal(s.chosenStatus(), 'online');
+  s.handleUserInput(now + 5);
+  assert.deepEqual(sent(s), [{ type: 'presence', status: 'online' }]);
+
+  s.handlePageHide(false, now + 6);  // unload: the socket's close says it
+  assert.deepEqual(sent(s), []);
+  s.handlePageHide(true, now + 7);
+  assert.deepEqual(sent(s), [{ type: 'presence', status: 'offline' }]);
+  s.handlePageShow(true, now + 8);
+  assert.deepEqual(sent(s), [{ type: 'presence', status: 'online' }]);
+  s.delete();
+});
+
+test('config => idleMs 0 turns idleness off; a negative or fractional idleMs => null', () => {
+  const off = newSession({ seed: 1, idleMs: 0 });
+  off.handleUserInput(T0);
+  assert.equal(off.nextDeadline(), -1);
+  off.delete();
+  for (const idleMs of [-1, 1.5, '1000', null]) {
+    assert.equal(core.ClientSession.create(JSON.stringify({ idleMs })), null, `idleMs ${idleMs}`);
+  }
+});
+
 test('config => device and backoff from JSON; bad configs => null', () => {
   const s = newSession({ device: 'desktop', seed: 1, backoffBaseMs: 100, backoffCapMs: 100 });
   s.start(T0);

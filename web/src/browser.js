@@ -1,94 +1,47 @@
-// DOM wiring: page visibility, focus, input idleness, pagehide and network
-// events turned into client inputs. Nothing here runs at import time; the
-// listeners exist only while a client with a document is open.
+// DOM wiring: page visibility, focus, input, pagehide/pageshow and network
+// events forwarded to the core. The core decides what they mean (away when
+// hidden, blurred or idle; see core/include/presence/attention.h); nothing
+// here keeps presence state. Nothing runs at import time; the listeners exist
+// only while a client with a document is open.
 
 const INPUT_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'];
 
+// The core needs input times only to the second (idleness is minutes), so
+// a burst of mouse moves crosses into WASM once a second, not per event.
+const INPUT_FORWARD_MS = 1000;
+
 /**
- * Attaches the browser listeners to `client`. Returns a function that
- * removes every listener and timer. A no-op where there is no document.
+ * Attaches the browser listeners and forwards them to `page`, the client's
+ * page inputs. Reports the page's current visibility and focus at once.
+ * Returns a function that removes every listener. A no-op without a document.
  *
- * @param {{setStatus(s: string): boolean, handleNetwork(online: boolean): void}} client
+ * @param {{visibility(visible: boolean): void, focus(focused: boolean): void,
+ *          input(): void, pageHide(persisted: boolean): void,
+ *          pageShow(persisted: boolean): void, network(online: boolean): void}} page
  */
-export function trackBrowser(client, options = {}) {
+export function trackBrowser(page, options = {}) {
   const doc = options.document ?? (typeof document !== 'undefined' ? document : undefined);
   const win = options.window ?? (typeof window !== 'undefined' ? window : undefined);
   if (!doc) return () => {};
-  const idleMs = options.idleMs ?? 300000;
   const now = options.now ?? Date.now;
-  const setTimer = options.setTimeout ?? setTimeout;
-  const clearTimer = options.clearTimeout ?? clearTimeout;
 
-  let hidden = doc.visibilityState === 'hidden';
-  let blurred = typeof doc.hasFocus === 'function' ? !doc.hasFocus() && !hidden : false;
-  let idle = false;
-  let lastInput = now();
-  let idleTimer = null;
-  let last = null;
-
-  function apply() {
-    const status = hidden || blurred || idle ? 'away' : 'online';
-    if (status !== last) {
-      last = status;
-      client.setStatus(status);
-    }
-  }
-
-  // One timer: it fires at lastInput + idleMs and re-arms for the remainder
-  // if input came meanwhile (no clearTimeout per mouse move).
-  function armIdle(delay) {
-    if (idleTimer !== null || !(idleMs > 0)) return;
-    idleTimer = setTimer(() => {
-      idleTimer = null;
-      const left = lastInput + idleMs - now();
-      if (left > 0) return armIdle(left);
-      idle = true;
-      apply();
-    }, delay);
-  }
-
-  const onVisibility = () => {
-    hidden = doc.visibilityState === 'hidden';
-    if (!hidden) {
-      blurred = false;
-      idle = false;
-      lastInput = now();
-      armIdle(idleMs);
-    }
-    apply();
-  };
-  const onBlur = () => {
-    blurred = true;
-    apply();
-  };
-  const onFocus = () => {
-    blurred = false;
-    hidden = false;
-    idle = false;
-    lastInput = now();
-    armIdle(idleMs);
-    apply();
-  };
+  let lastForward = -Infinity;
   const onInput = () => {
-    lastInput = now();
-    if (idle) {
-      idle = false;
-      apply();
-    }
-    armIdle(idleMs);
+    const t = now();
+    if (t - lastForward < INPUT_FORWARD_MS) return;
+    lastForward = t;
+    page.input();
   };
-  const onPageHide = () => {
-    last = 'offline';
-    client.setStatus('offline'); // best effort: sent at once if connected
+  const onVisibility = () => {
+    lastForward = -Infinity;
+    page.visibility(doc.visibilityState !== 'hidden');
   };
-  const onPageShow = (event) => {
-    if (event && event.persisted) {
-      last = null;
-      apply();
-    }
-  };
-  const onOnline = () => client.handleNetwork(true);
-  const onOffline = () => client.handleNetwork(false);
+  const onFocus = () => page.focus(true);
+  const onBlur = () => page.focus(false);
+  const onPageHide = (event) => page.pageHide(!!event?.persisted);
+  const onPageShow = (event) => page.pageShow(!!event?.persisted);
+  const onOnline = () => page.network(true);
+  const onOffline = () => page.network(false);
 
   const target = win ?? doc;
   const added = [];
@@ -106,14 +59,15 @@ export function trackBrowser(client, options = {}) {
   listen(win, 'online', onOnline);
   listen(win, 'offline', onOffline);
 
-  armIdle(idleMs);
-  if (hidden || blurred) apply();
-  else last = 'online'; // the session starts online; nothing to send
+  // Where the page stands now. A page that is shown counts as looked at:
+  // its idle clock starts here.
+  const visible = doc.visibilityState !== 'hidden';
+  page.visibility(visible);
+  if (visible && typeof doc.hasFocus === 'function' && !doc.hasFocus()) page.focus(false);
+  if (win && win.navigator && win.navigator.onLine === false) page.network(false);
 
   return () => {
     for (const remove of added) remove();
     added.length = 0;
-    if (idleTimer !== null) clearTimer(idleTimer);
-    idleTimer = null;
   };
 }

@@ -82,6 +82,7 @@ export function createPresenceClient(options) {
   let timer = null;
   let timerAt = -1;
   let detachBrowser = null;
+  let savedSession = '';
   // Inputs made before the core loaded, replayed in order.
   const pending = [];
 
@@ -102,16 +103,22 @@ export function createPresenceClient(options) {
     if (hasChanges || state !== store.getSnapshot().connectionState) {
       store.apply(hasChanges ? JSON.parse(changes) : null, state);
     }
-    if (session.sessionId() && storage) {
+    const id = session.sessionId();
+    if (id && id !== savedSession && storage) {
+      savedSession = id;
       try {
-        storage.setItem(SESSION_KEY, session.sessionId());
+        storage.setItem(SESSION_KEY, id);
       } catch {}
     }
     arm(session.nextDeadline());
   }
 
+  // One timer. Input only ever moves the core's deadline later, so a timer
+  // already due sooner is kept: it fires early, the core re-checks, and the
+  // pump re-arms for what is then next. No timer churn per mouse move.
   function arm(deadline) {
-    if (deadline === timerAt && timer !== null) return;
+    if (timer !== null && timerAt <= deadline) return;
+    if (timer !== null && deadline < 0) return; // firing early is harmless
     if (timer !== null) clearTimer(timer);
     timer = null;
     timerAt = deadline;
@@ -233,7 +240,7 @@ export function createPresenceClient(options) {
   function init(loaded) {
     if (closed) return;
     core = loaded;
-    const cfg = { device, ...config };
+    const cfg = { device, idleMs, ...config };
     if (storage && cfg.resumeSession === undefined) {
       try {
         const saved = storage.getItem(SESSION_KEY);
@@ -244,20 +251,25 @@ export function createPresenceClient(options) {
     let created = core.ClientSession.create(JSON.stringify(cfg));
     if (!created) throw new Error('presence: invalid client config ' + JSON.stringify(cfg));
     session = created;
+    // The page's state first, so the first auth carries it (a tab opened in
+    // the background starts away, with no flap).
+    if (wantBrowser) {
+      detachBrowser = trackBrowser(page, { document: options.document, window: options.window, now });
+    }
     session.start(now());
     for (const fn of pending.splice(0)) fn(now());
-    if (wantBrowser) {
-      detachBrowser = trackBrowser(client, {
-        document: options.document,
-        window: options.window,
-        idleMs,
-        now,
-        setTimeout: setTimer,
-        clearTimeout: clearTimer,
-      });
-    }
     pump();
   }
+
+  // Page inputs from the DOM wiring; the core decides what they mean.
+  const page = {
+    visibility: (visible) => input((t) => void session.handlePageVisibility(!!visible, t)),
+    focus: (focused) => input((t) => void session.handlePageFocus(!!focused, t)),
+    input: () => input((t) => void session.handleUserInput(t)),
+    pageHide: (persisted) => input((t) => void session.handlePageHide(!!persisted, t)),
+    pageShow: (persisted) => input((t) => void session.handlePageShow(!!persisted, t)),
+    network: (online) => input((t) => void session.handleNetwork(!!online, t)),
+  };
 
   const client = {
     get ready() {
@@ -302,7 +314,11 @@ export function createPresenceClient(options) {
     setStatus: (status) => input((t) => session.setStatus(status, t)),
     setActivity: (kind, text) => input((t) => session.setActivity(kind, text ?? null, t)),
     startTyping: (conversationId) => input((t) => session.startTyping(conversationId, t)),
-    handleNetwork: (online) => input((t) => void session.handleNetwork(!!online, t)),
+    handleNetwork: page.network,
+    /** The status others are told (the page may turn `online` into `away`). */
+    get status() {
+      return session ? session.status() : 'online';
+    },
     store: {
       getSnapshot: store.getSnapshot,
       subscribe: store.subscribe,

@@ -144,7 +144,10 @@ export interface PresenceClient {
   getSnapshot(): PresenceSnapshot;
   getPresence(userId: string): View;
   isOnline(userId: string): boolean;
+  /** The status the person chooses; while `online`, the page shows as `away` when hidden, blurred or idle. */
   setStatus(status: Status): boolean;
+  /** What others are told now: the chosen status as the page allows. */
+  readonly status: Status;
   setActivity(kind: ActivityKind, text?: string): boolean;
   /** Typing in a conversation; clears 3 s after the last call. */
   startTyping(conversationId: string): boolean;
@@ -169,14 +172,20 @@ export declare function setCore(core: PresenceCore): void;
 export declare function createStore(initialState?: ConnectionState): WritableStore;
 export declare function normalizeView(raw: object): View;
 export declare function unknownView(userId: string): View;
+/** The page inputs trackBrowser forwards DOM events to; the core decides what they mean. */
+export interface PageInputs {
+  visibility(visible: boolean): void;
+  focus(focused: boolean): void;
+  input(): void;
+  pageHide(persisted: boolean): void;
+  pageShow(persisted: boolean): void;
+  network(online: boolean): void;
+}
 export declare function trackBrowser(
-  client: Pick<PresenceClient, 'setStatus' | 'handleNetwork'>,
+  page: PageInputs,
   options?: {
     document?: Document | EventTarget;
     window?: Window | EventTarget;
-    idleMs?: number;
     now?: () => number;
-    setTimeout?: (fn: () => void, ms: number) => unknown;
-    clearTimeout?: (id: unknown) => void;
   },
 ): () => void;

@@ -10,19 +10,24 @@
 //                                   fetches a fresh one before each connect)
 //   SetStatus, SetActivity, StartTyping, Subscribe, Unsubscribe, Replace...
 //   HandleSocketOpen/Message/Close, HandleTimeout, HandleNetwork(online)
+//   HandlePageVisibility, HandlePageFocus, HandleUserInput, HandlePageHide,
+//   HandlePageShow                - what the page tells about the person at it
 // Outputs, polled after any input, in this order:
 //   PollAction()    - open or close the socket (at most one pending)
 //   PollTransmit()  - text frames to send, oldest first
 //   PollChanges()   - users whose View changed since the last poll
 //   NextDeadline()  - when to call HandleTimeout next (nullopt: no timer)
 //
-// Rules (DESIGN.md "Client"): heartbeat every `heartbeatMs` from `welcome`
-// when nothing else was sent; reconnect with full-jitter backoff (base 500 ms,
-// cap 30 s) and resume with the old session id; after a reconnect re-send the
-// current status (in auth) and a fresh activity, and re-subscribe everything;
-// while disconnected, status changes collapse to the latest; the local
-// activity clears 3 s after it was last set (typing stops); a `presence_bulk`
-// replaces the cached View of each user in it.
+// Rules (DESIGN.md "Client"): the status sent is the app's chosen status,
+// except that a chosen `online` shows as `away` while the page is hidden or
+// blurred or idle for `idle_ms` (see attention.h), and as `offline` while the
+// page sits in the back/forward cache; heartbeat every `heartbeatMs` from
+// `welcome` when nothing else was sent; reconnect with full-jitter backoff
+// (base 500 ms, cap 30 s) and resume with the old session id; after a reconnect
+// re-send the current status (in auth) and a fresh activity, and re-subscribe
+// everything; while disconnected, status changes collapse to the latest; the
+// local activity clears 3 s after it was last set (typing stops); a
+// `presence_bulk` replaces the cached View of each user in it.
 //
 // Not thread-safe; one instance per connection the app wants.
 
@@ -38,6 +43,7 @@
 #include <vector>
 
 #include "presence/activity.h"
+#include "presence/attention.h"
 #include "presence/backoff.h"
 #include "presence/codec.h"
 #include "presence/model.h"
@@ -74,6 +80,8 @@ struct ClientConfig {
   // A session id kept by the previous page (e.g. in sessionStorage): the
   // first auth resumes it, so a reload does not flap the user offline.
   std::string resume_session;
+  // No input for this long makes the page away; 0 turns idleness off.
+  int64_t idle_ms = kDefaultIdleMs;
 };
 
 class ClientSession {
@@ -90,7 +98,8 @@ class ClientSession {
   void Stop(int64_t now_ms);
   void SetToken(std::string token);
 
-  // Returns false (and changes nothing) for invalid input.
+  // Returns false (and changes nothing) for invalid input. This is the
+  // status the person chose; status() is what others are told.
   bool SetStatus(Status status, int64_t now_ms);
   bool SetActivity(const Activity& activity, int64_t now_ms);
   bool StartTyping(std::string_view conversation_id, int64_t now_ms);
@@ -113,6 +122,19 @@ class ClientSession {
   // reconnects at once.
   void HandleNetwork(bool online, int64_t now_ms);
 
+  // ---- page inputs (a host without a page sends none) ----
+  // Report the page's state before Start, so the first auth carries it.
+  void HandlePageVisibility(bool visible, int64_t now_ms);
+  void HandlePageFocus(bool focused, int64_t now_ms);
+  // A key, pointer, wheel or touch event. Cheap: forward them all.
+  void HandleUserInput(int64_t now_ms);
+  // `persisted`: the page goes into (or comes back from) the back/forward
+  // cache, where it lingers unseen, so it counts as offline. A page that
+  // unloads just loses its socket: the server's leave grace then tells a
+  // reload (resumed, no flap) from a close (offline, last seen then).
+  void HandlePageHide(bool persisted, int64_t now_ms);
+  void HandlePageShow(bool persisted, int64_t now_ms);
+
   // ---- outputs ----
   std::optional<ClientAction> PollAction();
   std::optional<std::string> PollTransmit();
@@ -123,7 +145,11 @@ class ClientSession {
   ConnectionState state() const { return state_; }
   const std::string& session_id() const { return session_id_; }
   const std::string& user_id() const { return user_id_; }
-  Status status() const { return status_; }
+  // What others are told: the chosen status as the page's attention and
+  // lifecycle allow.
+  Status status() const;
+  Status chosen_status() const { return status_; }
+  const Attention& attention() const { return attention_; }
   const std::optional<Activity>& activity() const;
   int64_t heartbeat_ms() const { return heartbeat_ms_; }
   // Server clock minus local clock, from the last welcome.
@@ -145,6 +171,8 @@ class ClientSession {
   void OnTransportLost(int close_code, int64_t now_ms);
   void Send(const ClientFrame& frame, int64_t now_ms);
   void SendStatus(int64_t now_ms);
+  // Sends status() if the current socket's server was told otherwise.
+  void SyncStatus(int64_t now_ms);
   void SendActivity(const Activity& activity, int64_t now_ms);
   void SendSubscriptions(const std::vector<std::string>& ids, bool replace,
                          int64_t now_ms);
@@ -163,6 +191,9 @@ class ClientSession {
   std::string session_id_;
   std::string user_id_;
   Status status_ = Status::kOnline;
+  Attention attention_;
+  // In the back/forward cache (pagehide with persisted).
+  bool page_frozen_ = false;
   // What the current socket's server was told (auth or presence frame).
   std::optional<Status> sent_status_;
   ExpiringActivity activity_;
