@@ -305,26 +305,35 @@ void ClientSession::HandleNetwork(bool online, int64_t now_ms) {
 // ---- page inputs ----
 
 void ClientSession::HandlePageVisibility(bool visible, int64_t now_ms) {
+  if (page_unloading_) return;
   attention_.SetVisible(visible, now_ms);
   SyncStatus(now_ms);
 }
 
 void ClientSession::HandlePageFocus(bool focused, int64_t now_ms) {
+  if (page_unloading_) return;
   attention_.SetFocused(focused, now_ms);
   SyncStatus(now_ms);
 }
 
 void ClientSession::HandleUserInput(int64_t now_ms) {
+  if (page_unloading_) return;
   if (attention_.HandleInput(now_ms)) SyncStatus(now_ms);
 }
 
 void ClientSession::HandlePageHide(bool persisted, int64_t now_ms) {
-  if (!persisted) return;
+  if (!persisted) {
+    // The socket's close tells the server; the hiding that follows must not.
+    page_unloading_ = true;
+    return;
+  }
   page_frozen_ = true;
   SyncStatus(now_ms);
 }
 
 void ClientSession::HandlePageShow(bool persisted, int64_t now_ms) {
+  // A page whose unload was cancelled (or that came back) is live again.
+  page_unloading_ = false;
   if (!persisted && !page_frozen_) return;
   page_frozen_ = false;
   // Back from the cache: whoever navigated back is looking at it.

@@ -689,8 +689,15 @@ TEST(ClientRule, UnloadingPageSendsNoOfflineSoAReloadDoesNotFlap) {
   ClientSession session(TestConfig(), 7);
   Connect(session, kT0);
   session.HandlePageHide(/*persisted=*/false, kT0 + 10);
+  // Browsers hide an unloading page after its pagehide: that is no away.
+  session.HandlePageVisibility(false, kT0 + 11);
+  session.HandlePageFocus(false, kT0 + 12);
   EXPECT_TRUE(SentStatuses(session).empty());
   EXPECT_EQ(session.status(), Status::kOnline);
+  // An unload that did not happen (pageshow) makes the page count again.
+  session.HandlePageShow(/*persisted=*/false, kT0 + 20);
+  session.HandlePageVisibility(false, kT0 + 21);
+  EXPECT_EQ(SentStatuses(session), std::vector<Status>{Status::kAway});
 }
 
 TEST(ClientRule, StatusFromThePageCollapsesWhileDisconnected) {

@@ -287,7 +287,9 @@ test('page hidden => away; focus => online; idle => away; input => online; bfcac
   assert.deepEqual(sent(s), [{ type: 'presence', status: 'online' }]);
 
   s.handlePageHide(false, now + 6);  // unload: the socket's close says it
+  s.handlePageVisibility(false, now + 6);  // ...and the hiding after it is no away
   assert.deepEqual(sent(s), []);
+  s.handlePageShow(false, now + 7);
   s.handlePageHide(true, now + 7);
   assert.deepEqual(sent(s), [{ type: 'presence', status: 'offline' }]);
   s.handlePageShow(true, now + 8);

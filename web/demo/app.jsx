@@ -363,10 +363,13 @@ function App() {
           );
           return fresh;
         };
+        // ?idleMs=N shortens the idle time (the e2e scenarios use it).
+        const idleMs = Number(new URL(location.href).searchParams.get('idleMs')) || undefined;
         c = createPresenceClient({
           url: WS_URL,
           getToken,
           device: 'web',
+          idleMs,
           core: loadCore({ moduleUrl: CORE_URL }),
         });
         c.ready.catch((err) => live && setError(err));

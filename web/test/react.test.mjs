@@ -53,7 +53,8 @@ test('last seen buckets format with Intl.RelativeTimeFormat', () => {
   assert.equal(formatLastSeenText({ bucket: 'minutes', count: 5, epochMs: 0, nextChangeMs: 1 }, 'en'), '5 minutes ago');
   assert.equal(formatLastSeenText({ bucket: 'hours', count: 1, epochMs: 0, nextChangeMs: 1 }, 'en'), '1 hour ago');
   assert.equal(formatLastSeenText({ bucket: 'days', count: 1, epochMs: 0, nextChangeMs: 1 }, 'en'), 'yesterday');
-  assert.equal(formatLastSeenText({ bucket: 'just_now', count: 0, epochMs: 0, nextChangeMs: 1 }, 'en'), 'now');
+  assert.equal(formatLastSeenText({ bucket: 'just_now', count: 0, epochMs: 0, nextChangeMs: 1 }, 'en'), 'just now');
+  assert.equal(formatLastSeenText({ bucket: 'just_now', count: 0, epochMs: 0, nextChangeMs: 1 }, 'fr'), new Intl.RelativeTimeFormat('fr', { numeric: 'auto' }).format(0, 'second'));
   assert.equal(formatLastSeenText({ bucket: 'never', count: 0, epochMs: 0, nextChangeMs: -1 }, 'en'), '');
   assert.match(formatLastSeenText({ bucket: 'date', count: 0, epochMs: Date.UTC(2024, 0, 5, 12), nextChangeMs: -1 }, 'en'), /2024/);
 });

@@ -131,7 +131,9 @@ class ClientSession {
   // `persisted`: the page goes into (or comes back from) the back/forward
   // cache, where it lingers unseen, so it counts as offline. A page that
   // unloads just loses its socket: the server's leave grace then tells a
-  // reload (resumed, no flap) from a close (offline, last seen then).
+  // reload (resumed, no flap) from a close (offline, last seen then). What
+  // the page reports after an unloading pagehide (browsers hide it next) is
+  // ignored, or a reload would blip away.
   void HandlePageHide(bool persisted, int64_t now_ms);
   void HandlePageShow(bool persisted, int64_t now_ms);
 
@@ -194,6 +196,8 @@ class ClientSession {
   Attention attention_;
   // In the back/forward cache (pagehide with persisted).
   bool page_frozen_ = false;
+  // Unloading (pagehide without persisted): page signals are ignored.
+  bool page_unloading_ = false;
   // What the current socket's server was told (auth or presence frame).
   std::optional<Status> sent_status_;
   ExpiringActivity activity_;

@@ -121,7 +121,9 @@ export function formatLastSeenText(c, locale = defaultLocale()) {
   const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
   switch (c.bucket) {
     case 'just_now':
-      return rtf.format(0, 'second');
+      // Intl has no "just now" (English gives "now"); English gets the
+      // seed's words, other languages Intl's word for now.
+      return /^en\b/i.test(rtf.resolvedOptions().locale) ? 'just now' : rtf.format(0, 'second');
     case 'minutes':
       return rtf.format(-c.count, 'minute');
     case 'hours':
