@@ -6,7 +6,7 @@
 //   frames      per received frame: bytes, views in it, ms to apply it
 //               (the client's whole handling: core + store), measured by
 //               wrapping the WebSocket the client is given.
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createPresenceClient } from '@presence/web';
 import { PresenceProvider, usePresence, useBulkPresence, useConnectionState } from '@presence/web/react';
@@ -17,7 +17,7 @@ const count = Number(params.get('follow') ?? 0);
 const prefix = params.get('prefix') ?? 'u';
 const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
-const metrics = { connectMs: null, frames: [] };
+const metrics = { connectMs: null, frames: [], renders: {}, summaryRenders: 0 };
 
 class TimedWebSocket extends WebSocket {
   set onmessage(handler) {
@@ -47,6 +47,7 @@ async function token() {
 
 function Row({ id }) {
   const view = usePresence(id);
+  metrics.renders[id] = (metrics.renders[id] ?? 0) + 1;
   return (
     <li data-user={id} data-status={view.status}>
       {id}
@@ -54,8 +55,10 @@ function Row({ id }) {
   );
 }
 
-function Summary() {
-  const snapshot = useBulkPresence(ids);
+// `list` is a new array on every "re-render" click: same set, new identity.
+function Summary({ list }) {
+  const snapshot = useBulkPresence(list);
+  metrics.summaryRenders++;
   const state = useConnectionState();
   const counts = { online: 0, away: 0, offline: 0, unknown: 0 };
   for (const id of ids) counts[snapshot.get(id)?.status ?? 'unknown']++;
@@ -69,10 +72,12 @@ function Summary() {
 
 function App({ client }) {
   const rows = useMemo(() => ids.map((id) => <Row key={id} id={id} />), []);
+  const [list, setList] = useState(ids);
   return (
     <PresenceProvider client={client}>
       <h1>Following {ids.length} users as {userId}</h1>
-      <Summary />
+      <button id="rerender" onClick={() => setList([...ids].reverse())}>re-render with a new array</button>
+      <Summary list={list} />
       <ul>{rows}</ul>
     </PresenceProvider>
   );

@@ -27,6 +27,12 @@ test('a fresh app following 1 000 users shows each one right, and follows their 
   const expected = (i) => (i < 600 ? 'online' : i < 800 ? 'away' : i < 900 ? 'offline' : 'unknown');
 
   const page = await (await browser.newContext()).newPage();
+  const subscribeFrames = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', ({ payload }) => {
+      if (String(payload).includes('"presence_subscribe"')) subscribeFrames.push(JSON.parse(String(payload)));
+    }),
+  );
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${server.http}/fresh/?user=${watcher}&follow=${N}&prefix=${encodeURIComponent(prefix)}`);
@@ -41,6 +47,17 @@ test('a fresh app following 1 000 users shows each one right, and follows their 
   expect(wrong).toEqual([]);
   await page.screenshot({ path: screenshotPath('fresh-app-1000') });
 
+  // useBulkPresence follows the set of ids, not the array: one subscribe
+  // for the 1 000, none when the app re-renders with a new array of them.
+  expect(subscribeFrames.length).toBe(1);
+  expect(subscribeFrames[0].userIds.length).toBe(N);
+  const summaryRenders = await page.evaluate(() => window.presence.metrics.summaryRenders);
+  await page.locator('#rerender').click();
+  await expect.poll(() => page.evaluate(() => window.presence.metrics.summaryRenders)).toBeGreaterThan(summaryRenders);
+  await page.waitForTimeout(300);
+  expect(subscribeFrames.length).toBe(1);
+  const rendersBefore = await page.evaluate(() => ({ ...window.presence.metrics.renders }));
+
   // 100 of the online ones go away, 100 others leave: one bulk or a few.
   for (let i = 0; i < 100; i++) sockets[i].send(JSON.stringify({ type: 'presence', status: 'away' }));
   for (let i = 100; i < 200; i++) sockets[i].send(JSON.stringify({ type: 'presence', status: 'offline' }));
@@ -48,6 +65,12 @@ test('a fresh app following 1 000 users shows each one right, and follows their 
   await expect(summary).toHaveAttribute('data-away', '300');
   await expect(summary).toHaveAttribute('data-offline', '200');
   expect(errors).toEqual([]);
+
+  // A row re-renders only when its own user's view changed.
+  const rendersAfter = await page.evaluate(() => window.presence.metrics.renders);
+  const rerendered = Object.keys(rendersAfter).filter((id) => rendersAfter[id] !== rendersBefore[id]);
+  const changed = Array.from({ length: 200 }, (_, i) => `${prefix}${i}`);
+  expect(rerendered.sort()).toEqual(changed.sort());
 
   const metrics = await page.evaluate(() => window.presence.metrics);
   const bulks = metrics.frames.filter((f) => f.views > 0);
@@ -65,4 +88,19 @@ test('a fresh app following 1 000 users shows each one right, and follows their 
   expect(metrics.connectMs).toBeGreaterThan(0);
   expect(applied).toBeGreaterThanOrEqual(N);
   for (const ws of sockets) ws.close();
+});
+
+test('a plain <script type=module> page uses the package unbundled and sees presence', async ({ browser, server }, testInfo) => {
+  const { carol, dave } = names(testInfo, 'carol', 'dave');
+  const ws = await scriptedUser(server, carol, { status: 'away' });
+  const page = await (await browser.newContext()).newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.http}/plain/?user=${dave}&follow=${carol}`);
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'connected');
+  await expect(page.locator(`li[data-user="${carol}"]`)).toHaveAttribute('data-status', 'away');
+  ws.send(JSON.stringify({ type: 'presence', status: 'online' }));
+  await expect(page.locator(`li[data-user="${carol}"]`)).toHaveAttribute('data-status', 'online');
+  expect(errors).toEqual([]);
+  ws.close();
 });
