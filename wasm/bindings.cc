@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +32,7 @@
 
 #include "presence/client_session.h"
 #include "presence/codec.h"
+#include "presence/json.h"
 #include "presence/last_seen.h"
 #include "presence/model.h"
 #include "presence/privacy.h"
@@ -146,9 +146,9 @@ std::optional<presence::ViewerClass> ParseViewerClass(std::string_view text) {
 }
 
 // A positive integer of at most 2^53 - 1, as JSON numbers from JS are.
-std::optional<int64_t> PositiveMs(const nlohmann::json& value) {
+std::optional<int64_t> PositiveMs(const presence::JsonValue& value) {
   if (!value.is_number()) return std::nullopt;
-  const double ms = value.get<double>();
+  const double ms = value.number();
   if (!(ms >= 1 && ms <= kMaxSafeInteger) || std::floor(ms) != ms) {
     return std::nullopt;
   }
@@ -161,21 +161,19 @@ std::optional<int64_t> PositiveMs(const nlohmann::json& value) {
 std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
   std::string text;
   if (!ToText(config_json, &text)) return nullptr;
-  const auto json = nlohmann::json::parse(text, nullptr,
-                                          /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return nullptr;
+  const auto json = presence::ParseJson(text);
+  if (!json || !json->is_object()) return nullptr;
 
   presence::ClientConfig config;
-  if (auto it = json.find("device"); it != json.end()) {
+  if (const auto* it = json->Find("device")) {
     if (!it->is_string()) return nullptr;
-    const auto device =
-        presence::ParseDevice(it->get_ref<const std::string&>());
+    const auto device = presence::ParseDevice(it->string());
     if (!device) return nullptr;
     config.device = *device;
   }
-  if (auto it = json.find("resumeSession"); it != json.end()) {
+  if (const auto* it = json->Find("resumeSession")) {
     if (!it->is_string()) return nullptr;
-    const std::string& session = it->get_ref<const std::string&>();
+    const std::string& session = it->string();
     if (!session.empty() && !presence::IsValidId(session)) return nullptr;
     config.resume_session = session;
   }
@@ -187,14 +185,14 @@ std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
       {"authTimeoutMs", &config.auth_timeout_ms},
   };
   for (const auto& [name, field] : durations) {
-    if (auto it = json.find(name); it != json.end()) {
+    if (const auto* it = json->Find(name)) {
       const auto ms = PositiveMs(*it);
       if (!ms) return nullptr;
       *field = *ms;
     }
   }
-  if (auto it = json.find("idleMs"); it != json.end()) {
-    const bool off = it->is_number() && it->get<double>() == 0;
+  if (const auto* it = json->Find("idleMs")) {
+    const bool off = it->is_number() && it->number() == 0;
     const auto ms = off ? std::optional<int64_t>(0) : PositiveMs(*it);
     if (!ms) return nullptr;
     config.idle_ms = *ms;
@@ -202,9 +200,9 @@ std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
   // The jitter must differ between browsers or a crowd reconnects as a herd;
   // the app may pin the seed (tests do), else JS's generator provides it.
   double seed = 0;
-  if (auto it = json.find("seed"); it != json.end()) {
+  if (const auto* it = json->Find("seed")) {
     if (!it->is_number()) return nullptr;
-    seed = it->get<double>();
+    seed = it->number();
     if (!(seed >= 0 && seed <= kMaxSafeInteger)) return nullptr;
   } else {
     seed = val::global("Math").call<double>("random") * kMaxSafeInteger;
@@ -279,9 +277,8 @@ std::optional<presence::PresenceState> ParseState(std::string_view json) {
 // {"showOnlineStatus"?, "showLastSeen"?, "showActivity"?}; a missing field
 // keeps the default.
 std::optional<presence::PrivacySettings> ParseSettings(std::string_view text) {
-  const auto json = nlohmann::json::parse(text, nullptr,
-                                          /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return std::nullopt;
+  const auto json = presence::ParseJson(text);
+  if (!json || !json->is_object()) return std::nullopt;
   presence::PrivacySettings settings;
   const std::pair<const char*, presence::Visibility*> fields[] = {
       {"showOnlineStatus", &settings.show_online_status},
@@ -289,10 +286,9 @@ std::optional<presence::PrivacySettings> ParseSettings(std::string_view text) {
       {"showActivity", &settings.show_activity},
   };
   for (const auto& [name, field] : fields) {
-    if (auto it = json.find(name); it != json.end()) {
+    if (const auto* it = json->Find(name)) {
       if (!it->is_string()) return std::nullopt;
-      const auto visibility =
-          presence::ParseVisibility(it->get_ref<const std::string&>());
+      const auto visibility = presence::ParseVisibility(it->string());
       if (!visibility) return std::nullopt;
       *field = *visibility;
     }

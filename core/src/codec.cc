@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -11,16 +10,17 @@
 #include <variant>
 #include <vector>
 
+#include "presence/json.h"
 #include "utf8.h"
 
 namespace presence {
 namespace {
 
-using Json = nlohmann::json;
+using Json = JsonValue;
 
 // The deepest a v1 frame needs is 4 ({"updates":[{"activity":{}}]}); the
-// slack leaves room for small unknown extra fields. Checked before nlohmann
-// sees the text, so hostile nesting costs one linear scan.
+// slack leaves room for small unknown extra fields. Checked before the
+// parser sees the text, so hostile nesting costs one linear scan.
 constexpr int kMaxNesting = 8;
 
 // Server frames may exceed kMaxFrameBytes: the answer to one subscribe of
@@ -79,12 +79,12 @@ bool ParseObject(std::string_view text, size_t max_bytes, Json* root,
     *error = "frame is nested too deeply";
     return false;
   }
-  *root = Json::parse(text.data(), text.data() + text.size(), nullptr,
-                      /*allow_exceptions=*/false);
-  if (root->is_discarded()) {
+  std::optional<Json> parsed = ParseJson(text, kMaxNesting);
+  if (!parsed) {
     *error = "frame is not valid JSON in UTF-8";
     return false;
   }
+  *root = std::move(*parsed);
   if (!root->is_object()) {
     *error = "frame must be a JSON object";
     return false;
@@ -129,7 +129,7 @@ class ObjectReader {
     if (!Lookup(key, need, &value)) return false;
     if (value == nullptr) return true;
     if (!value->is_string()) return Fail(key, "must be a string");
-    *out = std::move(value->get_ref<std::string&>());
+    *out = std::move(value->string());
     return true;
   }
 
@@ -162,13 +162,13 @@ class ObjectReader {
     if (!value->is_number_integer()) return Fail(key, problem);
     int64_t number = 0;
     if (value->is_number_unsigned()) {
-      const auto u = value->get<uint64_t>();
+      const uint64_t u = value->unsigned_integer();
       if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Fail(key, problem);
       }
       number = static_cast<int64_t>(u);
     } else {
-      number = value->get<int64_t>();
+      number = value->integer();
     }
     if (number < min) return Fail(key, problem);
     *out = number;
@@ -180,7 +180,7 @@ class ObjectReader {
     if (!Lookup(key, need, &value)) return false;
     if (value == nullptr) return true;
     if (!value->is_boolean()) return Fail(key, "must be true or false");
-    *out = value->get<bool>();
+    *out = value->boolean();
     return true;
   }
 
@@ -194,8 +194,7 @@ class ObjectReader {
     if (!Lookup(key, need, &value)) return false;
     if (value == nullptr) return true;
     std::optional<E> parsed;
-    if (value->is_string())
-      parsed = parse(value->get_ref<const std::string&>());
+    if (value->is_string()) parsed = parse(value->string());
     if (!parsed) return Fail(key, "must be one of " + std::string(choices));
     *out = parsed;
     return true;
@@ -205,18 +204,18 @@ class ObjectReader {
     Json* value = nullptr;
     if (!Lookup(key, Need::kRequired, &value)) return false;
     if (!value->is_array()) return Fail(key, "must be an array of ids");
-    if (value->size() > kMaxIdsPerFrame) {
+    if (value->items().size() > kMaxIdsPerFrame) {
       return Fail(key,
                   "too many ids (max " + std::to_string(kMaxIdsPerFrame) + ")");
     }
-    out->reserve(value->size());
+    out->reserve(value->items().size());
     size_t index = 0;
-    for (Json& item : *value) {
-      if (!item.is_string() || !IsValidId(item.get_ref<const std::string&>())) {
+    for (Json& item : value->items()) {
+      if (!item.is_string() || !IsValidId(item.string())) {
         const Path list{path_, key};
         return FailAt(Path{&list, {}, index}, "invalid id");
       }
-      out->push_back(std::move(item.get_ref<std::string&>()));
+      out->push_back(std::move(item.string()));
       ++index;
     }
     return true;
@@ -269,9 +268,9 @@ class ObjectReader {
     if (!Lookup(key, Need::kRequired, &value)) return false;
     if (!value->is_array()) return Fail(key, "must be an array of views");
     const Path list{path_, key};
-    out->reserve(value->size());
+    out->reserve(value->items().size());
     size_t index = 0;
-    for (Json& item : *value) {
+    for (Json& item : value->items()) {
       const Path path{&list, {}, index};
       if (!item.is_object()) return FailAt(path, "must be an object");
       ObjectReader reader(&item, &path, error_);
@@ -296,12 +295,10 @@ class ObjectReader {
  private:
   // Sets `*value` to the member or nullptr; false if required and absent.
   bool Lookup(std::string_view key, Need need, Json** value) {
-    auto it = object_->find(key);
-    if (it == object_->end()) {
-      *value = nullptr;
+    *value = object_->Find(key);
+    if (*value == nullptr) {
       return need == Need::kOptional || Fail(key, "missing");
     }
-    *value = &*it;
     return true;
   }
 
@@ -438,16 +435,16 @@ Parsed<Variant> Read(bool (*read)(ObjectReader&, F*), ObjectReader& reader,
 
 // Reads `type` and leaves `*type` pointing into the tree.
 bool ReadType(Json& root, std::string* type, std::string* error) {
-  auto it = root.find("type");
-  if (it == root.end()) {
+  Json* value = root.Find("type");
+  if (value == nullptr) {
     *error = "type: missing";
     return false;
   }
-  if (!it->is_string()) {
+  if (!value->is_string()) {
     *error = "type: must be a string";
     return false;
   }
-  *type = std::move(it->get_ref<std::string&>());
+  *type = std::move(value->string());
   return true;
 }
 
