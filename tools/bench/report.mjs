@@ -1,0 +1,203 @@
+// Writes docs/benchmarks.md (to stdout) from the result lines of
+// tools/bench/compare: node tools/bench/report.mjs results.jsonl QUICK
+// Every figure comes from the run; nothing here is typed in by hand.
+import { readFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+
+const [file, quick] = process.argv.slice(2);
+const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const NAMES = { presence: 'Presence', ws: 'ws relay', socketio: 'socket.io rooms', yws: 'y-websocket awareness' };
+const get = (label, system) => rows.find((r) => r.label === label && r.system === system);
+const fmt = (v, d = 0) => (v === undefined || v === null || Number.isNaN(v) ? '–' : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(1)}×` : 'n/a');
+const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8' }).trim(); } catch { return '?'; } };
+const peerVersion = (p) => { try { return JSON.parse(readFileSync(`tools/bench/peers/node_modules/${p}/package.json`, 'utf8')).version; } catch { return '?'; } };
+const systems = ['presence', 'ws', 'socketio', 'yws'];
+
+let md = `# Benchmarks
+
+Presence against the servers people use instead, on the same workloads in the
+same run, written by \`tools/bench/compare\`${quick === '1' ? ' **--quick (smoke sizes, not the full comparison)**' : ''}
+on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Every figure below was printed
+by the load generator (\`build/bench/presence-bench\`) in that run.
+
+## How it was measured
+
+- One C++ load generator (Boost.Beast, one thread, async) opens the
+  connections on loopback from several 127.0.0.x source addresses, speaks
+  each system's protocol through a thin adapter (\`tools/bench/src/adapters.cc\`),
+  and measures at the receivers. The server runs pinned to core
+  \`BENCH_SERVER_CPU\` (0), the generator to \`BENCH_GEN_CPU\` (1), via \`taskset\`.
+- **Deliveries**: views of another user's status that reached a receiver.
+  **Per server CPU-second**: divided by the server process's utime+stime
+  (all threads) from \`/proc/PID/stat\` over the same window; this is the
+  figure least disturbed by other load on the machine.
+- **Latency**: the generator remembers when it sent each user's last change
+  to each status; a receiver's latency is its receive time minus that send
+  time (same clock, same process), so no timestamp is added to the frames.
+- **Bytes per delivery**: server→client WebSocket bytes (payload + frame
+  header, no compression on any system) divided by deliveries.
+- **RSS per connection**: (server VmRSS with the connections open − VmRSS
+  before the first connection) / connections.
+- Peers (\`tools/bench/peers/\`, npm, versions pinned by its package-lock):
+  a hand-rolled relay on \`ws\` ${peerVersion('ws')} (watch map, one JSON message per
+  change per watcher, serialized once per change; the ws README's 30 s ping
+  heartbeat), \`socket.io\` ${peerVersion('socket.io')} (one room per watched user, \`io.to(room).emit\`,
+  defaults: pingInterval 25 s, pingTimeout 20 s, WebSocket transport only) and
+  \`y-websocket\` ${peerVersion('y-websocket')}'s own server (one Yjs document per group, awareness
+  states relayed to every member, its 30 s ping timeout; y-protocols ${peerVersion('y-protocols')}).
+  **None of the peers has privacy**: they send every field to every watcher.
+- Presence runs \`presence-server --db :memory:\` with rate limits raised
+  (the generator sends many frames per connection); W1 runs it with
+  \`--flush-ms 5\` (the default 50 ms coalescing window alone puts p99 near
+  50 ms); everything else uses its defaults (ping 5 s, flush 50 ms).
+`;
+
+// ---- W1 ----
+md += `
+## W1: all-to-all status churn
+
+Groups of N users, each watching the other N−1; status changes (online ↔ away,
+evenly spread over users) at a rate that rises ×1.5 per 3 s step until p99
+passes 50 ms (a step over it is run once more before it counts, as the machine
+was shared) or receivers get < 80 % of the expected deliveries. *Saturation* is
+the last step under both limits; *half load* is a step at half its rate.
+`;
+for (const label of ['w1-200', 'w1-1000']) {
+  const base = get(label, 'presence');
+  if (!rows.some((r) => r.label === label)) continue;
+  md += `\n### Groups of ${label.split('-')[1]}\n\n`;
+  md += '| system | saturation deliveries/s | deliveries per server CPU-s | p50 / p99 at saturation (ms) | p99 at half load (ms) | bytes per delivery | server RSS per conn (KiB) | server / generator CPU use at saturation | stopped by |\n|---|---|---|---|---|---|---|---|---|\n';
+  for (const s of systems) {
+    const r = get(label, s);
+    if (!r) continue;
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | | | | |\n`; continue; }
+    md += `| ${NAMES[s]} | ${fmt(r.sat_deliveries_per_s)} | ${fmt(r.sat_deliveries_per_cpu_s)} | ${fmt(r.sat_p50_ms, 1)} / ${fmt(r.sat_p99_ms, 1)} | ${fmt(r.half_p99_ms, 1)} | ${fmt(r.bytes_per_delivery, 1)} | ${fmt(r.rss_per_conn_kb, 1)} | ${fmt(r.sat_server_cpu_util * 100)} % / ${fmt(r.sat_gen_cpu_util * 100)} % | ${r.stop} |\n`;
+  }
+  if (base) {
+    md += `\nPresence per server CPU-second: ${systems.slice(1).map((s) => `${ratio(base.sat_deliveries_per_cpu_s, get(label, s)?.sat_deliveries_per_cpu_s)} ${NAMES[s]}`).join(', ')}.\n`;
+  }
+}
+
+// ---- W2 ----
+if (rows.some((r) => r.label === 'w2')) {
+  md += `
+## W2: idle connections
+
+Connections each watching 20 users (all-to-all in groups of 21), then idle
+with each system's keep-alive: Presence clients send \`heartbeat\` every 30 s
+and the server pings every 5 s; y-websocket clients renew their awareness
+every 15 s (as y-protocols does) and the server pings every 30 s; socket.io
+pings every 25 s; the ws relay pings every 30 s. The container's hard limit
+on open files is ${sh('bash -c "ulimit -Hn"')}, so one generator process stops short of 20 000.
+
+| system | connections ready | connect time (s) | server RSS per conn (KiB) | server CPU-s per idle minute |\n|---|---|---|---|---|
+`;
+  for (const s of systems) {
+    const r = get('w2', s);
+    if (!r) continue;
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | |\n`; continue; }
+    md += `| ${NAMES[s]} | ${fmt(r.ready)} / ${fmt(r.conns)} | ${fmt(r.connect_s, 1)} | ${fmt(r.rss_per_conn_kb, 2)} | ${fmt(r.cpu_s_per_min, 3)} |\n`;
+  }
+  const p = get('w2', 'presence'), w = get('w2', 'ws');
+  if (p && w && !p.failed && !w.failed) md += `\nPresence RSS per connection is ${(p.rss_per_conn_kb / w.rss_per_conn_kb).toFixed(2)} of the ws relay's (goal ≤ 0.33).\n`;
+}
+
+// ---- W3 ----
+if (rows.some((r) => r.label === 'w3')) {
+  const p = get('w3', 'presence');
+  md += `
+## W3: bulk subscribe with privacy
+
+${fmt(p?.population)} users online; of them users 0 and 1 mod 10 hide their status from
+everyone (\`showOnlineStatus: nobody\`) and 2 mod 10 show it to contacts only
+and have none: 30 %. Then ${fmt(p?.subscribers)} clients subscribe at once to ${fmt(p?.sub_size)} of them each.
+Snapshot time runs from the subscribe (for y-websocket, from the start of the
+connection: joining the room is its subscription) to the last of the client's
+views. A *leak* is a view of a hiding user that shows status or last seen;
+the peers have no privacy, so every such view leaks.
+
+| system | snapshots complete | snapshot p50 / p99 (ms) | views/s | views per server CPU-s | bytes per view | leaks |\n|---|---|---|---|---|---|---|
+`;
+  for (const s of systems) {
+    const r = get('w3', s);
+    if (!r) continue;
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | | |\n`; continue; }
+    md += `| ${NAMES[s]} | ${fmt(r.snapshots_done)} / ${fmt(r.subscribers)} | ${fmt(r.snapshot_p50_ms, 1)} / ${fmt(r.snapshot_p99_ms, 1)} | ${fmt(r.views_per_s)} | ${fmt(r.views_per_cpu_s)} | ${fmt(r.bytes_per_view, 1)} | ${fmt(r.leaks)}${r.privacy ? '' : ' (no privacy)'} |\n`;
+  }
+  if (p && !p.failed) md += `\nPresence views per server CPU-second: ${systems.slice(1).map((s) => `${ratio(p.views_per_cpu_s, get('w3', s)?.views_per_cpu_s)} ${NAMES[s]}`).join(', ')}.\n`;
+}
+
+// ---- W5 ----
+if (rows.some((r) => r.label === 'w5')) {
+  md += `
+## W5: dead-peer detection, default settings
+
+Victims stop reading and answering (the generator cancels their reads, so no
+ping is answered) without closing the TCP connection; one observer watches
+them. Time from the vanishing to the observer seeing each offline (y-websocket:
+its awareness state removed).
+
+| system | detected | p50 (s) | max (s) |\n|---|---|---|---|
+`;
+  for (const s of systems) {
+    const r = get('w5', s);
+    if (!r) continue;
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | |\n`; continue; }
+    md += `| ${NAMES[s]} | ${r.detected} / ${r.victims} | ${fmt(r.detect_p50_s, 1)} | ${r.detected === r.victims ? fmt(r.detect_max_s, 1) : `> ${r.limit_s} (limit)`} |\n`;
+  }
+}
+
+// ---- W4 ----
+if (rows.some((r) => r.label === 'w4')) {
+  md += `
+## W4: typing bursts
+
+Groups of 100 watching each other; 10 % of users send a typing activity every
+100 ms (10 Hz, as chat apps do while keys go down). Presence shows a view only
+when it changes, so repeated typing frames refresh the activity's TTL and
+deliver nothing new; the peers forward every frame. Presence typists show
+activity to everyone (by default only contacts see it).
+
+| system | typing frames sent | deliveries | server→client bytes per receiver-second | server CPU-ms per typing frame | deliveries per server CPU-s |\n|---|---|---|---|---|---|
+`;
+  for (const s of systems) {
+    const r = get('w4', s);
+    if (!r) continue;
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | |\n`; continue; }
+    md += `| ${NAMES[s]} | ${fmt(r.typing_frames_sent)} | ${fmt(r.deliveries)} | ${fmt(r.bytes_per_receiver_s, 1)} | ${fmt(r.server_cpu_ms_per_typing_frame, 3)} | ${fmt(r.deliveries_per_cpu_s)} |\n`;
+  }
+}
+
+// ---- machine ----
+const loads = rows.map((r) => r.load_before).concat(rows.map((r) => r.load_after)).filter((x) => x !== undefined);
+md += `
+## Machine
+
+- ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, node ${process.version}.
+- **Shared**: during this run the 1-minute load average ranged ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)}
+  on ${os.cpus().length} cores (other engineers were building and testing at the same time).
+  Latency and throughput per wall second are therefore noisy and pessimistic;
+  deliveries per server CPU-second are much less affected. Per-run load and
+  wall time are in \`build/bench/results.jsonl\`.
+
+## Rerun
+
+\`\`\`bash
+tools/setup && tools/build native      # the server
+tools/bench/compare                     # builds build/bench, installs the peers, runs everything, writes this file
+tools/bench/compare --quick --only w1   # a few-minute smoke of some workloads
+tools/bench/run --system presence --workload w1 --group 200   # one scenario, one JSON line
+\`\`\`
+
+\`tools/bench/run\` passes any other flag to the generator (\`build/bench/presence-bench\`
+without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
+
+## Not measured yet
+
+- **W6** (reconnect storm after a server restart) and the **client bench** in
+  Chromium (WASM client vs the seed's plain-JS \`BulkPresenceManager\`) are not
+  built yet.
+`;
+process.stdout.write(md);
