@@ -62,8 +62,12 @@ class PresenceAdapter : public Adapter {
   std::vector<std::string> OnOpen(ConnState& conn) override {
     // One hour is longer than any bounded run.
     int64_t exp = time(nullptr) + 3600;
-    return {"{\"type\":\"auth\",\"token\":\"" + MakeJwt(secret_, UserName(conn.user), exp) +
-            "\",\"device\":\"web\"}"};
+    std::string auth = "{\"type\":\"auth\",\"token\":\"" +
+                       MakeJwt(secret_, UserName(conn.user), exp) + "\",\"device\":\"web\"";
+    // A reconnecting client resumes its session (docs/protocol.md).
+    if (!conn.session.empty()) auth += ",\"session\":\"" + conn.session + "\"";
+    auth += '}';
+    return {auth};
   }
   void OnMessage(ConnState& conn, std::string_view msg, Parsed* out) override {
     if (msg.starts_with("{\"type\":\"presence_bulk\"")) {
@@ -74,6 +78,11 @@ class PresenceAdapter : public Adapter {
         conn.ready = true;
       }
     } else if (msg.starts_with("{\"type\":\"welcome\"")) {
+      static constexpr std::string_view kSession = "\"session\":\"";
+      if (size_t s = msg.find(kSession); s != std::string_view::npos) {
+        size_t b = s + kSession.size();
+        conn.session = std::string(msg.substr(b, msg.find('"', b) - b));
+      }
       if (conn.subscribe.empty()) {
         conn.ready = true;
       } else {

@@ -48,6 +48,7 @@ struct ConnState {
   uint64_t y_clock = 0;          // y-websocket awareness clock
   Status status = Status::kOnline;
   int typing_conversation = -1;  // -1: not typing
+  std::string session;           // Presence: the id from welcome, sent to resume
 };
 
 // What one received message produced.
