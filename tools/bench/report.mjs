@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { existsSync, readdirSync } from 'node:fs';
 
 const [file, quick] = process.argv.slice(2);
 const rows = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -201,6 +203,115 @@ status (not yet known to the new server).
   }
 }
 
+// ---- client ----
+const cl = rows.find((r) => r.label === 'client');
+if (cl && !cl.failed) {
+  md += `
+## Client: applying presence_bulk frames in Chromium
+
+Chromium ${cl.chromium} (headless, Debian's build through playwright-core).
+The WASM client (\`web/src/client.js\` over \`presence_core.wasm\`, fed through a
+stand-in WebSocket) against the seed's plain-JS \`BulkPresenceManager\`
+(\`JSON.parse\`, a \`Map.set\` per update, a \`CustomEvent\`), each applying the same
+frames (every user's status flips each frame) and then answering
+\`getPresence\` for every user. Time per frame is the mean over the rounds after
+two warm-up frames. The seed does far less per view (no validation, no
+replace-not-patch semantics, no store snapshot for React).
+
+| users per frame | rounds | WASM client ms/frame | seed JS ms/frame | WASM / seed | calls into WASM per frame | main-thread ms per s at 10 000 updates/s: WASM / seed |\n|---|---|---|---|---|---|---|
+${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)} | ${fmt(r.js_ms, 3)} | ${r.js_ms > 0 ? (r.wasm_ms / r.js_ms).toFixed(1) + '×' : 'n/a'} | ${r.calls_per_frame} (max ${r.max_calls_per_frame}) | ${fmt(r.wasm_ms_per_10k_updates_s, 1)} / ${fmt(r.js_ms_per_10k_updates_s, 1)} |`).join('\n')}
+`;
+}
+
+// ---- goals ----
+{
+  const lines = [];
+  const goal = (name, ok, detail) => lines.push(`| ${name} | ${ok === null ? 'not measured' : ok ? 'met' : '**missed**'} | ${detail} |`);
+  for (const label of ['w1-200', 'w1-1000']) {
+    const p = get(label, 'presence');
+    if (!p || p.failed) continue;
+    const n = label.split('-')[1];
+    for (const [s, want] of [['ws', 3], ['socketio', 10], ['yws', 10]]) {
+      const r = get(label, s);
+      const x = r && !r.failed && r.sat_deliveries_per_cpu_s > 0 ? p.sat_deliveries_per_cpu_s / r.sat_deliveries_per_cpu_s : null;
+      goal(`W1/${n} deliveries per CPU-s ≥ ${want}× ${NAMES[s]}`, x === null ? null : x >= want, x === null ? 'no figure for the peer' : `${x.toFixed(1)}×`);
+    }
+    goal(`W1/${n} ≥ 250 000 deliveries/s on one core`, p.sat_deliveries_per_cpu_s >= 250000,
+      `${fmt(p.sat_deliveries_per_cpu_s)} per server CPU-s at saturation (${fmt(p.sat_deliveries_per_s)}/s wall at ${fmt(p.sat_server_cpu_util, 2)} of a core)`);
+    goal(`W1/${n} p99 ≤ 10 ms at half load`, p.half_p99_ms > 0 ? p.half_p99_ms <= 10 : null, `${fmt(p.half_p99_ms, 1)} ms`);
+  }
+  const p2 = get('w2', 'presence'), w2 = get('w2', 'ws');
+  if (p2 && w2 && !p2.failed && !w2.failed) goal('W2 RSS per idle connection ≤ ⅓ of ws relay', p2.rss_per_conn_kb <= w2.rss_per_conn_kb / 3, `${fmt(p2.rss_per_conn_kb, 2)} vs ${fmt(w2.rss_per_conn_kb, 2)} KiB (${(p2.rss_per_conn_kb / w2.rss_per_conn_kb).toFixed(2)})`);
+  const p3 = get('w3', 'presence');
+  if (p3 && !p3.failed) {
+    const worst = Math.min(...systems.slice(1).map((s) => get('w3', s)).filter((r) => r && !r.failed && r.views_per_cpu_s > 0).map((r) => p3.views_per_cpu_s / r.views_per_cpu_s));
+    goal('W3 ≥ 5× peers (views per CPU-s)', Number.isFinite(worst) ? worst >= 5 : null, Number.isFinite(worst) ? `${worst.toFixed(1)}× the best peer` : '');
+    goal('W3 0 leaks', p3.leaks === 0, `${p3.leaks} leaks`);
+  }
+  const p5 = get('w5', 'presence');
+  if (p5 && !p5.failed) goal('W5 dead peer seen offline ≤ 10 s', p5.detected === p5.victims && p5.detect_max_s <= 10, `max ${fmt(p5.detect_max_s, 1)} s`);
+  const p6 = get('w6', 'presence');
+  if (p6 && !p6.failed) {
+    goal('W6 converged ≤ 2 s', p6.converge_s >= 0 && p6.converge_s <= 2, p6.converge_s >= 0 ? `${fmt(p6.converge_s, 2)} s` : 'did not converge within the limit');
+    goal('W6 no spurious offline', p6.flaps === 0, `${fmt(p6.flaps)} offline views`);
+  }
+  {
+    const files = ['build/wasm/wasm/presence_core.wasm', 'build/wasm/wasm/presence_core.mjs']
+      .concat(existsSync('web/src') ? readdirSync('web/src').filter((f) => f.endsWith('.js')).map((f) => `web/src/${f}`) : [])
+      .filter((f) => existsSync(f));
+    const gz = files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
+    if (files.length > 2) goal('Client JS + WASM ≤ 35 KB gzipped', gz <= 35 * 1024, `${(gz / 1024).toFixed(1)} KiB (see below)`);
+    if (cl && !cl.failed) {
+      const calls = cl.results.map((r) => r.max_calls_per_frame);
+      goal('Client: constant JS↔WASM calls per frame', new Set(calls).size === 1, `${calls.join(', ')} calls for ${cl.results.map((r) => r.users).join(', ')} users`);
+      const worst = Math.max(...cl.results.map((r) => r.wasm_ms / Math.max(r.js_ms, 1e-9)));
+      goal('Client: applying a bulk no slower than the seed', worst <= 1, `up to ${worst.toFixed(1)}× the seed's time`);
+    }
+  }
+  const prof = existsSync('build/bench/profile.txt') ? readFileSync('build/bench/profile.txt', 'utf8') : '';
+  if (prof) {
+    md += `
+## Where Presence spends its CPU under W1
+
+\`tools/bench/profile\` (perf, cpu-clock samples of presence-server during a
+W1 step of groups of 200; the build has no frame pointers, so flat profile):
+
+\`\`\`
+${prof.trim()}
+\`\`\`
+`;
+  }
+  md += `
+## Goals of issue 6, from this run
+
+| goal | result | figure |\n|---|---|---|
+${lines.join('\n')}
+`;
+}
+
+// ---- client size ----
+{
+  const files = ['build/wasm/wasm/presence_core.wasm', 'build/wasm/wasm/presence_core.mjs']
+    .concat(existsSync('web/src') ? readdirSync('web/src').filter((f) => f.endsWith('.js')).map((f) => `web/src/${f}`) : []);
+  const sizes = files.filter((f) => existsSync(f)).map((f) => {
+    const b = readFileSync(f);
+    return { f, bytes: b.length, gz: gzipSync(b, { level: 9 }).length };
+  });
+  if (sizes.length) {
+    const total = sizes.reduce((a, x) => a + x.gz, 0);
+    md += `
+## Client size (JS + WASM, gzip -9)
+
+The browser client as built in this checkout (\`tools/build wasm\`; web/src
+unminified, as published). React hooks (web/src/react) are not counted.
+
+| file | bytes | gzipped |\n|---|---|---|
+${sizes.map((x) => `| ${x.f} | ${fmt(x.bytes)} | ${fmt(x.gz)} |`).join('\n')}
+| **total** | | **${fmt(total)}** (${(total / 1024).toFixed(1)} KiB; goal ≤ 35 KB) |
+`;
+  }
+}
+
 // ---- machine ----
 const loads = rows.map((r) => r.load_before).concat(rows.map((r) => r.load_after)).filter((x) => x !== undefined);
 md += `
@@ -227,7 +338,6 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
 
 ## Not measured yet
 
-- The **client bench** in Chromium (WASM client vs the seed's plain-JS
-  \`BulkPresenceManager\`) is not built yet.${rows.some((r) => r.label === 'w6') ? '' : '\n- **W6** was not part of this run.'}
+${rows.some((r) => r.label === 'w6') ? '' : '- **W6** was not part of this run.\n'}${cl ? '' : '- The **client bench** was not part of this run.\n'}- Optional Hocuspocus 4 peer: not built.
 `;
 process.stdout.write(md);
