@@ -203,6 +203,7 @@ class Bench {
   }
   void OnMessage(Conn& c, const Parsed& p, size_t payload, int64_t now) {
     w_.frames++;
+    ++total_frames_;
     w_.bytes += payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
     if (p.errors) {
       errors_ += p.errors;
@@ -266,6 +267,19 @@ class Bench {
     user_conn_.assign(size_t(n), -1);
   }
   awaitable<Result> ChurnStep(double rate, double seconds, int fanout);
+  // Waits until the frames caused by connecting (joins announced to whole
+  // rooms, snapshots) have been received, so they are not counted as
+  // deliveries of the measured steps; at most `limit_s`.
+  awaitable<void> Quiesce(double limit_s) {
+    int64_t end = NowUs() + int64_t(limit_s * 1e6);
+    uint64_t threshold = conns_.size() / 20 + 5;
+    while (NowUs() < end) {
+      uint64_t f0 = total_frames_;
+      co_await Sleep(0.5);
+      if (total_frames_ - f0 <= threshold) co_return;
+    }
+    fprintf(stderr, "  still receiving setup frames after %.0f s\n", limit_s);
+  }
   void PrintResult(const std::map<std::string, std::string>& fields);
 
   awaitable<void> W1();
@@ -291,6 +305,7 @@ class Bench {
   std::function<void(Conn&, const Parsed&, int64_t)> on_views_;
   Window w_;
   int pending_ = 0, ready_ = 0, failures_ = 0, errors_ = 0, closed_ = 0;
+  uint64_t total_frames_ = 0;
   long rss_base_kb_ = 0;
   bool storm_ = false;
   int storm_retries_ = 0;
@@ -511,7 +526,7 @@ awaitable<void> Bench::W1() {
   };
   int ready = co_await ConnectAll(std::move(states), 120);
   fprintf(stderr, "w1: %d/%d connections ready\n", ready, n);
-  co_await Sleep(1.5);
+  co_await Quiesce(90);
   long rss = ProcessRssKb(opt_.server_pid);
   double rss_per_conn = ready ? double(rss - rss_base_kb_) / ready : 0;
 
@@ -835,7 +850,7 @@ awaitable<void> Bench::W4() {
   };
   int ready = co_await ConnectAll(std::move(states), 120);
   fprintf(stderr, "w4: %d/%d ready\n", ready, n);
-  co_await Sleep(1.5);
+  co_await Quiesce(60);
   StartWindow();
   asio::steady_timer tick(io_);
   int64_t start = NowUs();
