@@ -14,7 +14,8 @@ std::string Base64Url(std::string_view in) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    uint32_t v =
+        (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -63,7 +64,8 @@ class PresenceAdapter : public Adapter {
     // One hour is longer than any bounded run.
     int64_t exp = time(nullptr) + 3600;
     std::string auth = "{\"type\":\"auth\",\"token\":\"" +
-                       MakeJwt(secret_, UserName(conn.user), exp) + "\",\"device\":\"web\"";
+                       MakeJwt(secret_, UserName(conn.user), exp) +
+                       "\",\"device\":\"web\"";
     // A reconnecting client resumes its session (docs/protocol.md).
     if (!conn.session.empty()) auth += ",\"session\":\"" + conn.session + "\"";
     auth += '}';
@@ -95,14 +97,17 @@ class PresenceAdapter : public Adapter {
   }
   std::string StatusFrame(ConnState& conn, Status status) override {
     conn.status = status;
-    return std::string("{\"type\":\"presence\",\"status\":\"") + StatusName(status) + "\"}";
+    return std::string("{\"type\":\"presence\",\"status\":\"") +
+           StatusName(status) + "\"}";
   }
   std::string TypingFrame(ConnState& conn, int conversation) override {
     conn.typing_conversation = conversation;
-    return "{\"type\":\"activity\",\"activity\":{\"type\":\"typing\",\"conversationId\":\"c" +
+    return "{\"type\":\"activity\",\"activity\":{\"type\":\"typing\","
+           "\"conversationId\":\"c" +
            std::to_string(conversation) + "\"}}";
   }
-  std::string SubscribeFrame(ConnState&, const std::vector<int>& users) override {
+  std::string SubscribeFrame(ConnState&,
+                             const std::vector<int>& users) override {
     std::string f = "{\"type\":\"presence_subscribe\",\"userIds\":";
     AppendIdArray(users, &f);
     f += '}';
@@ -136,13 +141,16 @@ class WsRelayAdapter : public Adapter {
   }
   std::string StatusFrame(ConnState& conn, Status status) override {
     conn.status = status;
-    return std::string("{\"type\":\"presence\",\"status\":\"") + StatusName(status) + "\"}";
+    return std::string("{\"type\":\"presence\",\"status\":\"") +
+           StatusName(status) + "\"}";
   }
   std::string TypingFrame(ConnState& conn, int conversation) override {
     conn.typing_conversation = conversation;
-    return "{\"type\":\"typing\",\"conversationId\":\"c" + std::to_string(conversation) + "\"}";
+    return "{\"type\":\"typing\",\"conversationId\":\"c" +
+           std::to_string(conversation) + "\"}";
   }
-  std::string SubscribeFrame(ConnState&, const std::vector<int>& users) override {
+  std::string SubscribeFrame(ConnState&,
+                             const std::vector<int>& users) override {
     std::string f = "{\"type\":\"subscribe\",\"userIds\":";
     AppendIdArray(users, &f);
     f += '}';
@@ -200,7 +208,8 @@ class SocketIoAdapter : public Adapter {
     conn.typing_conversation = conversation;
     return "42[\"typing\",\"c" + std::to_string(conversation) + "\"]";
   }
-  std::string SubscribeFrame(ConnState&, const std::vector<int>& users) override {
+  std::string SubscribeFrame(ConnState&,
+                             const std::vector<int>& users) override {
     std::string f = "42[\"subscribe\",";
     AppendIdArray(users, &f);
     f += ']';
@@ -300,14 +309,17 @@ class YWebsocketAdapter : public Adapter {
     conn.typing_conversation = conversation;
     return AwarenessFrame(conn);
   }
-  std::string SubscribeFrame(ConnState&, const std::vector<int>&) override { return {}; }
+  std::string SubscribeFrame(ConnState&, const std::vector<int>&) override {
+    return {};
+  }
 
  private:
   std::string AwarenessFrame(ConnState& conn) {
-    std::string state = "{\"userId\":\"" + UserName(conn.user) + "\",\"status\":\"" +
-                        StatusName(conn.status) + "\"";
+    std::string state = "{\"userId\":\"" + UserName(conn.user) +
+                        "\",\"status\":\"" + StatusName(conn.status) + "\"";
     if (conn.typing_conversation >= 0) {
-      state += ",\"conversationId\":\"c" + std::to_string(conn.typing_conversation) + "\"";
+      state += ",\"conversationId\":\"c" +
+               std::to_string(conn.typing_conversation) + "\"";
     }
     state += '}';
     std::string update;
@@ -327,45 +339,61 @@ class YWebsocketAdapter : public Adapter {
 }  // namespace
 
 bool ParseSystem(std::string_view name, System* out) {
-  if (name == "presence") *out = System::kPresence;
-  else if (name == "ws") *out = System::kWsRelay;
-  else if (name == "socketio") *out = System::kSocketIo;
-  else if (name == "yws") *out = System::kYWebsocket;
-  else return false;
+  if (name == "presence")
+    *out = System::kPresence;
+  else if (name == "ws")
+    *out = System::kWsRelay;
+  else if (name == "socketio")
+    *out = System::kSocketIo;
+  else if (name == "yws")
+    *out = System::kYWebsocket;
+  else
+    return false;
   return true;
 }
 
 const char* SystemName(System system) {
   switch (system) {
-    case System::kPresence: return "presence";
-    case System::kWsRelay: return "ws";
-    case System::kSocketIo: return "socketio";
-    case System::kYWebsocket: return "yws";
+    case System::kPresence:
+      return "presence";
+    case System::kWsRelay:
+      return "ws";
+    case System::kSocketIo:
+      return "socketio";
+    case System::kYWebsocket:
+      return "yws";
   }
   return "?";
 }
 
 const char* StatusName(Status status) {
   switch (status) {
-    case Status::kOnline: return "online";
-    case Status::kAway: return "away";
-    case Status::kOffline: return "offline";
-    case Status::kNone: break;
+    case Status::kOnline:
+      return "online";
+    case Status::kAway:
+      return "away";
+    case Status::kOffline:
+      return "offline";
+    case Status::kNone:
+      break;
   }
   return "none";
 }
 
-std::string MakeJwt(const std::string& secret, const std::string& sub, int64_t exp_s) {
-  std::string signing_input = Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                              Base64Url("{\"sub\":\"" + sub + "\",\"exp\":" +
-                                        std::to_string(exp_s) + "}");
+std::string MakeJwt(const std::string& secret, const std::string& sub,
+                    int64_t exp_s) {
+  std::string signing_input =
+      Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+      Base64Url("{\"sub\":\"" + sub + "\",\"exp\":" + std::to_string(exp_s) +
+                "}");
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret.data(), int(secret.size()),
-       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
-       &mac_len);
+       reinterpret_cast<const unsigned char*>(signing_input.data()),
+       signing_input.size(), mac, &mac_len);
   return signing_input + "." +
-         Base64Url(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+         Base64Url(
+             std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 void ScanViews(std::string_view text, std::vector<View>* views) {
@@ -374,9 +402,11 @@ void ScanViews(std::string_view text, std::vector<View>* views) {
   while (pos != std::string_view::npos) {
     size_t p = pos + kUser.size();
     int user = 0;
-    while (p < text.size() && text[p] >= '0' && text[p] <= '9') user = user * 10 + (text[p++] - '0');
+    while (p < text.size() && text[p] >= '0' && text[p] <= '9')
+      user = user * 10 + (text[p++] - '0');
     size_t next = text.find(kUser, p);
-    std::string_view region = text.substr(p, next == std::string_view::npos ? text.npos : next - p);
+    std::string_view region =
+        text.substr(p, next == std::string_view::npos ? text.npos : next - p);
     View v;
     v.user = user;
     if (size_t s = region.find("\"status\":\""); s != std::string_view::npos) {
@@ -389,12 +419,17 @@ void ScanViews(std::string_view text, std::vector<View>* views) {
   }
 }
 
-std::unique_ptr<Adapter> MakeAdapter(System system, const std::string& jwt_secret) {
+std::unique_ptr<Adapter> MakeAdapter(System system,
+                                     const std::string& jwt_secret) {
   switch (system) {
-    case System::kPresence: return std::make_unique<PresenceAdapter>(jwt_secret);
-    case System::kWsRelay: return std::make_unique<WsRelayAdapter>();
-    case System::kSocketIo: return std::make_unique<SocketIoAdapter>();
-    case System::kYWebsocket: return std::make_unique<YWebsocketAdapter>();
+    case System::kPresence:
+      return std::make_unique<PresenceAdapter>(jwt_secret);
+    case System::kWsRelay:
+      return std::make_unique<WsRelayAdapter>();
+    case System::kSocketIo:
+      return std::make_unique<SocketIoAdapter>();
+    case System::kYWebsocket:
+      return std::make_unique<YWebsocketAdapter>();
   }
   return nullptr;
 }

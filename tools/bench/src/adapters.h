@@ -41,22 +41,22 @@ struct View {
 // Per-connection protocol state, owned by the connection.
 struct ConnState {
   int user = 0;
-  int room = 0;                  // y-websocket room / socket.io namespace-less group
-  std::vector<int> subscribe;    // users to watch once connected
-  bool ready = false;            // set by the adapter: connected, authed, subscribed
-  bool snapshot_seen = false;    // the answer to the subscription arrived
-  uint64_t y_clock = 0;          // y-websocket awareness clock
+  int room = 0;  // y-websocket room / socket.io namespace-less group
+  std::vector<int> subscribe;  // users to watch once connected
+  bool ready = false;  // set by the adapter: connected, authed, subscribed
+  bool snapshot_seen = false;  // the answer to the subscription arrived
+  uint64_t y_clock = 0;        // y-websocket awareness clock
   Status status = Status::kOnline;
   int typing_conversation = -1;  // -1: not typing
-  std::string session;           // Presence: the id from welcome, sent to resume
+  std::string session;  // Presence: the id from welcome, sent to resume
 };
 
 // What one received message produced.
 struct Parsed {
   std::vector<std::string> replies;  // frames to send back (auth steps, pongs)
   std::vector<View> views;
-  bool is_snapshot = false;          // the answer to a subscription
-  int errors = 0;                    // error frames from the server
+  bool is_snapshot = false;  // the answer to a subscription
+  int errors = 0;            // error frames from the server
   std::string first_error;
 };
 
@@ -68,18 +68,22 @@ class Adapter {
   virtual bool Binary() const { return false; }
   // Frames to send right after the upgrade.
   virtual std::vector<std::string> OnOpen(ConnState& conn) = 0;
-  virtual void OnMessage(ConnState& conn, std::string_view msg, Parsed* out) = 0;
+  virtual void OnMessage(ConnState& conn, std::string_view msg,
+                         Parsed* out) = 0;
   virtual std::string StatusFrame(ConnState& conn, Status status) = 0;
   virtual std::string TypingFrame(ConnState& conn, int conversation) = 0;
   // Empty when the system has no explicit subscription (y-websocket rooms).
-  virtual std::string SubscribeFrame(ConnState& conn, const std::vector<int>& users) = 0;
+  virtual std::string SubscribeFrame(ConnState& conn,
+                                     const std::vector<int>& users) = 0;
 };
 
 // `jwt_secret` is used by Presence only (it signs HS256 tokens itself).
-std::unique_ptr<Adapter> MakeAdapter(System system, const std::string& jwt_secret);
+std::unique_ptr<Adapter> MakeAdapter(System system,
+                                     const std::string& jwt_secret);
 
 // Exposed for the adapters' own checks.
-std::string MakeJwt(const std::string& secret, const std::string& sub, int64_t exp_s);
+std::string MakeJwt(const std::string& secret, const std::string& sub,
+                    int64_t exp_s);
 // Scans JSON text for {"userId":"uN",...} objects in the fixed field order
 // the servers write; appends one View per object found.
 void ScanViews(std::string_view text, std::vector<View>* views);

@@ -15,7 +15,11 @@
 // is bounded: each phase has a deadline, and the whole process gives up
 // after --max-run-s.
 
-#include <utility>  // Asio's awaitable.hpp needs std::exchange (g++ 12, C++20).
+// Asio's awaitable.hpp needs std::exchange (g++ 12, C++20), so <utility>
+// comes first.
+// clang-format off
+#include <utility>
+// clang-format on
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -78,27 +82,28 @@ struct Options {
   int port = 0;
   pid_t server_pid = 0;
   std::string jwt_secret = "bench-secret";
-  int group = 200;            // users per group (w1, w4)
-  int groups = 1;             // number of groups (w1, w4)
-  int conns = 19000;          // w2
-  int watch = 20;             // w2: users each connection watches
-  int population = 1000;      // w3: users that are subscribed to
-  int subscribers = 1000;     // w3
-  int sub_size = 500;         // w3: users per subscription
-  int victims = 10;           // w5
-  int conns_per_ip = 10000;   // source-address spread
-  int concurrency = 200;      // connection attempts in flight
-  double step_s = 3;          // w1: length of a rate step
-  double start_rate = 500;    // w1: status changes per second, first step
-  double rate_factor = 1.5;   // w1: next step's rate
-  int max_steps = 14;         // w1
-  double p99_limit_ms = 50;   // w1: saturation
-  double idle_s = 60;         // w2: measured idle window
-  double typing_s = 10;       // w4
+  int group = 200;              // users per group (w1, w4)
+  int groups = 1;               // number of groups (w1, w4)
+  int conns = 19000;            // w2
+  int watch = 20;               // w2: users each connection watches
+  int population = 1000;        // w3: users that are subscribed to
+  int subscribers = 1000;       // w3
+  int sub_size = 500;           // w3: users per subscription
+  int victims = 10;             // w5
+  int conns_per_ip = 10000;     // source-address spread
+  int concurrency = 200;        // connection attempts in flight
+  double step_s = 3;            // w1: length of a rate step
+  double start_rate = 500;      // w1: status changes per second, first step
+  double rate_factor = 1.5;     // w1: next step's rate
+  int max_steps = 14;           // w1
+  double p99_limit_ms = 50;     // w1: saturation
+  double idle_s = 60;           // w2: measured idle window
+  double typing_s = 10;         // w4
   double detect_limit_s = 120;  // w5: give up after
-  double max_run_s = 600;     // the whole run
-  std::string pid_file;       // w6: where tools/bench/run writes the restarted server's pid
-  double storm_s = 1;         // w6: reconnects spread over this long
+  double max_run_s = 600;       // the whole run
+  std::string
+      pid_file;  // w6: where tools/bench/run writes the restarted server's pid
+  double storm_s = 1;            // w6: reconnects spread over this long
   double converge_limit_s = 60;  // w6: give up after
 };
 
@@ -111,7 +116,8 @@ struct Window {
   uint64_t expected = 0;    // deliveries those updates should cause
   uint64_t deliveries = 0;  // views about another user, with a status
   uint64_t frames = 0;
-  uint64_t bytes = 0;  // server -> client bytes on the wire (payload + WS header)
+  uint64_t bytes =
+      0;  // server -> client bytes on the wire (payload + WS header)
   std::vector<uint32_t> lat_us;
 };
 
@@ -175,7 +181,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
 class Bench {
  public:
   explicit Bench(Options o)
-      : opt_(std::move(o)), adapter_(MakeAdapter(opt_.system, opt_.jwt_secret)) {}
+      : opt_(std::move(o)),
+        adapter_(MakeAdapter(opt_.system, opt_.jwt_secret)) {}
 
   int Run();
 
@@ -199,7 +206,9 @@ class Bench {
       return;
     }
     ++failures_;
-    if (failures_ <= 5) fprintf(stderr, "  conn %d (u%d): %s\n", c.index, c.state.user, what.c_str());
+    if (failures_ <= 5)
+      fprintf(stderr, "  conn %d (u%d): %s\n", c.index, c.state.user,
+              what.c_str());
   }
   void OnMessage(Conn& c, const Parsed& p, size_t payload, int64_t now) {
     w_.frames++;
@@ -207,7 +216,9 @@ class Bench {
     w_.bytes += payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
     if (p.errors) {
       errors_ += p.errors;
-      if (errors_ <= 5) fprintf(stderr, "  u%d got error: %s\n", c.state.user, p.first_error.c_str());
+      if (errors_ <= 5)
+        fprintf(stderr, "  u%d got error: %s\n", c.state.user,
+                p.first_error.c_str());
     }
     if (on_views_) on_views_(c, p, now);
   }
@@ -215,7 +226,8 @@ class Bench {
  private:
   awaitable<void> Main();
   awaitable<void> Sleep(double seconds) {
-    asio::steady_timer t(io_, std::chrono::microseconds(int64_t(seconds * 1e6)));
+    asio::steady_timer t(io_,
+                         std::chrono::microseconds(int64_t(seconds * 1e6)));
     co_await t.async_wait(use_awaitable);
   }
   // Opens a connection per state, `concurrency` attempts at a time, and
@@ -236,12 +248,19 @@ class Bench {
     r.deliveries = w_.deliveries;
     r.sent = w_.sent;
     r.deliveries_per_s = double(w_.deliveries) / r.seconds;
-    r.deliveries_per_cpu_s = r.server_cpu_s > 0 ? double(w_.deliveries) / r.server_cpu_s : 0;
+    r.deliveries_per_cpu_s =
+        r.server_cpu_s > 0 ? double(w_.deliveries) / r.server_cpu_s : 0;
     r.p50_ms = Percentile(w_.lat_us, 0.50);
     r.p99_ms = Percentile(w_.lat_us, 0.99);
-    r.max_ms = w_.lat_us.empty() ? 0 : double(*std::max_element(w_.lat_us.begin(), w_.lat_us.end())) / 1000;
-    r.bytes_per_delivery = w_.deliveries ? double(w_.bytes) / double(w_.deliveries) : 0;
-    r.delivered_ratio = w_.expected ? double(w_.deliveries) / double(w_.expected) : 0;
+    r.max_ms =
+        w_.lat_us.empty()
+            ? 0
+            : double(*std::max_element(w_.lat_us.begin(), w_.lat_us.end())) /
+                  1000;
+    r.bytes_per_delivery =
+        w_.deliveries ? double(w_.bytes) / double(w_.deliveries) : 0;
+    r.delivered_ratio =
+        w_.expected ? double(w_.deliveries) / double(w_.expected) : 0;
     return r;
   }
   // Sends one status change of `user` and stamps it.
@@ -260,7 +279,8 @@ class Bench {
     ++w_.deliveries;
     if (v.status == Status::kOffline) return;
     int64_t sent = sent_us_[size_t(v.user)][size_t(v.status)];
-    if (sent > 0) w_.lat_us.push_back(uint32_t(std::min<int64_t>(now - sent, UINT32_MAX)));
+    if (sent > 0)
+      w_.lat_us.push_back(uint32_t(std::min<int64_t>(now - sent, UINT32_MAX)));
   }
   void InitUsers(int n) {
     sent_us_.assign(size_t(n), {0, 0, 0});
@@ -288,11 +308,14 @@ class Bench {
   awaitable<void> W4();
   awaitable<void> W5();
   awaitable<void> W6();
-  double Uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  double Uniform() {
+    return std::uniform_real_distribution<double>(0, 1)(rng_);
+  }
   // w6: replaces user `state.user`'s connection with a new one after `delay_s`.
   void Reconnect(ConnState state, double delay_s);
   asio::ip::address SourceFor(int n) {
-    return asio::ip::make_address("127.0.0." + std::to_string(1 + n / opt_.conns_per_ip));
+    return asio::ip::make_address("127.0.0." +
+                                  std::to_string(1 + n / opt_.conns_per_ip));
   }
   bool PutSettings(int user, const std::string& body);
 
@@ -300,8 +323,9 @@ class Bench {
   asio::io_context io_;
   std::unique_ptr<Adapter> adapter_;
   std::vector<std::shared_ptr<Conn>> conns_;
-  std::vector<int> user_conn_;                   // user -> index in conns_
-  std::vector<std::array<int64_t, 3>> sent_us_;  // user -> status -> last send time
+  std::vector<int> user_conn_;  // user -> index in conns_
+  std::vector<std::array<int64_t, 3>>
+      sent_us_;  // user -> status -> last send time
   std::function<void(Conn&, const Parsed&, int64_t)> on_views_;
   Window w_;
   int pending_ = 0, ready_ = 0, failures_ = 0, errors_ = 0, closed_ = 0;
@@ -328,11 +352,13 @@ void Conn::Start(const tcp::endpoint& server, const asio::ip::address& source) {
   // Take the source port at connect time, so the 4-tuple (not the address
   // alone) must be unique: each 127.0.0.x address gets its own port range.
   int one = 1;
-  setsockopt(sock.native_handle(), IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */, &one,
-             sizeof one);
+  setsockopt(sock.native_handle(), IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */,
+             &one, sizeof one);
   sock.bind(tcp::endpoint(source, 0), ec);
   if (ec) return Fail("bind", ec);
-  sock.async_connect(server, [self = shared_from_this()](beast::error_code e) { self->OnConnect(e); });
+  sock.async_connect(server, [self = shared_from_this()](beast::error_code e) {
+    self->OnConnect(e);
+  });
 }
 
 void Conn::OnConnect(beast::error_code ec) {
@@ -342,7 +368,9 @@ void Conn::OnConnect(beast::error_code ec) {
   ws_.auto_fragment(false);
   ws_.read_message_max(64 << 20);
   ws_.async_handshake(bench_.opt_.host, bench_.adapter().Target(state),
-                      [self = shared_from_this()](beast::error_code e) { self->OnHandshake(e); });
+                      [self = shared_from_this()](beast::error_code e) {
+                        self->OnHandshake(e);
+                      });
 }
 
 void Conn::OnHandshake(beast::error_code ec) {
@@ -354,9 +382,10 @@ void Conn::OnHandshake(beast::error_code ec) {
 }
 
 void Conn::DoRead() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->OnRead(ec, n);
-  });
+  ws_.async_read(buffer_,
+                 [self = shared_from_this()](beast::error_code ec, size_t n) {
+                   self->OnRead(ec, n);
+                 });
 }
 
 void Conn::OnRead(beast::error_code ec, size_t n) {
@@ -430,7 +459,8 @@ void Conn::Fail(const char* what, beast::error_code ec) {
 
 // ---- Bench ----
 
-awaitable<int> Bench::ConnectAll(std::vector<ConnState> states, double deadline_s) {
+awaitable<int> Bench::ConnectAll(std::vector<ConnState> states,
+                                 double deadline_s) {
   tcp::endpoint server(asio::ip::make_address(opt_.host), uint16_t(opt_.port));
   int64_t deadline = NowUs() + int64_t(deadline_s * 1e6);
   int ready_before = ready_;
@@ -439,7 +469,8 @@ awaitable<int> Bench::ConnectAll(std::vector<ConnState> states, double deadline_
     while (next < states.size() && pending_ < opt_.concurrency) {
       int index = int(conns_.size());
       auto c = std::make_shared<Conn>(*this, index, std::move(states[next]));
-      if (size_t(c->state.user) < user_conn_.size()) user_conn_[size_t(c->state.user)] = index;
+      if (size_t(c->state.user) < user_conn_.size())
+        user_conn_[size_t(c->state.user)] = index;
       auto source = SourceFor(index);
       conns_.push_back(c);
       ++pending_;
@@ -475,7 +506,9 @@ awaitable<Result> Bench::ChurnStep(double rate, double seconds, int fanout) {
     next += std::chrono::milliseconds(1);
     tick.expires_at(next);
     co_await tick.async_wait(use_awaitable);
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (elapsed >= seconds) break;
     uint64_t due = uint64_t(rate * elapsed);
     while (sent < due) {
@@ -485,7 +518,8 @@ awaitable<Result> Bench::ChurnStep(double rate, double seconds, int fanout) {
         ++sent;
         continue;
       }
-      Status s = c.state.status == Status::kOnline ? Status::kAway : Status::kOnline;
+      Status s =
+          c.state.status == Status::kOnline ? Status::kAway : Status::kOnline;
       SendStatus(user, s);
       ++sent;
       ++w_.sent;
@@ -541,11 +575,11 @@ awaitable<void> Bench::W1() {
   // deliveries in a step: the system, server or generator, is saturated)
   // or the steps run out. On a shared machine another process can stall a
   // step, so a failing step runs once more before it counts.
-  Result sat;             // last step the receivers kept up with
+  Result sat;  // last step the receivers kept up with
   double sat_rate = 0;
-  double knee_rate = 0;   // highest rate whose p99 stayed within the limit
+  double knee_rate = 0;  // highest rate whose p99 stayed within the limit
   Result knee;
-  Result peak;            // best deliveries per server CPU-second of any step
+  Result peak;  // best deliveries per server CPU-second of any step
   std::string stop_reason = "max steps";
   // Warm-up (JIT compilers, allocator pools, caches): not measured.
   co_await ChurnStep(opt_.start_rate, 2, fanout);
@@ -558,11 +592,13 @@ awaitable<void> Bench::W1() {
     if (step == 0 && !retried) first = r;
     co_await Sleep(0.5);  // let queues drain before the next step
     fprintf(stderr,
-            "w1 step %2d: rate %7.0f/s  deliv/s %9.0f  server cpu %5.2f/%4.1fs  gen cpu %5.2f  "
-            "deliv/cpu-s %9.0f  p50 %6.2f p99 %7.2f max %7.1f ms  ratio %.3f  B/deliv %.1f\n",
-            step, rate, r.deliveries_per_s, r.server_cpu_s, r.seconds, r.gen_cpu_s,
-            r.deliveries_per_cpu_s, r.p50_ms, r.p99_ms, r.max_ms, r.delivered_ratio,
-            r.bytes_per_delivery);
+            "w1 step %2d: rate %7.0f/s  deliv/s %9.0f  server cpu %5.2f/%4.1fs "
+            " gen cpu %5.2f  "
+            "deliv/cpu-s %9.0f  p50 %6.2f p99 %7.2f max %7.1f ms  ratio %.3f  "
+            "B/deliv %.1f\n",
+            step, rate, r.deliveries_per_s, r.server_cpu_s, r.seconds,
+            r.gen_cpu_s, r.deliveries_per_cpu_s, r.p50_ms, r.p99_ms, r.max_ms,
+            r.delivered_ratio, r.bytes_per_delivery);
     if (r.deliveries_per_cpu_s > peak.deliveries_per_cpu_s) peak = r;
     bool behind = r.delivered_ratio < 0.8 || closed_ > 0;
     bool slow = r.p99_ms > opt_.p99_limit_ms;
@@ -573,7 +609,8 @@ awaitable<void> Bench::W1() {
     }
     retried = false;
     if (behind) {
-      stop_reason = closed_ > 0 ? "connections closed" : "receivers fell behind";
+      stop_reason =
+          closed_ > 0 ? "connections closed" : "receivers fell behind";
       break;
     }
     if (slow) knee_passed = true;
@@ -598,33 +635,37 @@ awaitable<void> Bench::W1() {
     // measured as the half-load step's latency.
     co_await Quiesce(60);
     half = co_await ChurnStep(sat_rate / 2, opt_.step_s, fanout);
-    fprintf(stderr, "w1 half load: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f ms\n",
+    fprintf(stderr,
+            "w1 half load: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f ms\n",
             sat_rate / 2, half.deliveries_per_s, half.p50_ms, half.p99_ms);
   }
   Result& best = sat;
   double best_rate = sat_rate;
-  PrintResult({{"group", std::to_string(opt_.group)},
-               {"users", std::to_string(n)},
-               {"ready", std::to_string(ready)},
-               {"sat_rate", Num(best_rate, 0)},
-               {"sat_deliveries_per_s", Num(best.deliveries_per_s, 0)},
-               {"sat_deliveries_per_cpu_s", Num(best.deliveries_per_cpu_s, 0)},
-               {"sat_server_cpu_util", Num(best.seconds > 0 ? best.server_cpu_s / best.seconds : 0, 2)},
-               {"sat_gen_cpu_util", Num(best.seconds > 0 ? best.gen_cpu_s / best.seconds : 0, 2)},
-               {"sat_p50_ms", Num(best.p50_ms, 2)},
-               {"sat_p99_ms", Num(best.p99_ms, 2)},
-               {"half_p50_ms", Num(half.p50_ms, 2)},
-               {"half_p99_ms", Num(half.p99_ms, 2)},
-               {"half_max_ms", Num(half.max_ms, 2)},
-               {"half_deliveries_per_cpu_s", Num(half.deliveries_per_cpu_s, 0)},
-               {"peak_deliveries_per_cpu_s", Num(peak.deliveries_per_cpu_s, 0)},
-               {"peak_deliveries_per_s", Num(peak.deliveries_per_s, 0)},
-               {"knee_rate", Num(knee_rate, 0)},
-               {"knee_deliveries_per_s", Num(knee.deliveries_per_s, 0)},
-               {"knee_p99_ms", Num(knee.p99_ms, 2)},
-               {"bytes_per_delivery", Num(best.bytes_per_delivery, 1)},
-               {"rss_per_conn_kb", Num(rss_per_conn, 1)},
-               {"stop", "\"" + stop_reason + "\""}});
+  PrintResult(
+      {{"group", std::to_string(opt_.group)},
+       {"users", std::to_string(n)},
+       {"ready", std::to_string(ready)},
+       {"sat_rate", Num(best_rate, 0)},
+       {"sat_deliveries_per_s", Num(best.deliveries_per_s, 0)},
+       {"sat_deliveries_per_cpu_s", Num(best.deliveries_per_cpu_s, 0)},
+       {"sat_server_cpu_util",
+        Num(best.seconds > 0 ? best.server_cpu_s / best.seconds : 0, 2)},
+       {"sat_gen_cpu_util",
+        Num(best.seconds > 0 ? best.gen_cpu_s / best.seconds : 0, 2)},
+       {"sat_p50_ms", Num(best.p50_ms, 2)},
+       {"sat_p99_ms", Num(best.p99_ms, 2)},
+       {"half_p50_ms", Num(half.p50_ms, 2)},
+       {"half_p99_ms", Num(half.p99_ms, 2)},
+       {"half_max_ms", Num(half.max_ms, 2)},
+       {"half_deliveries_per_cpu_s", Num(half.deliveries_per_cpu_s, 0)},
+       {"peak_deliveries_per_cpu_s", Num(peak.deliveries_per_cpu_s, 0)},
+       {"peak_deliveries_per_s", Num(peak.deliveries_per_s, 0)},
+       {"knee_rate", Num(knee_rate, 0)},
+       {"knee_deliveries_per_s", Num(knee.deliveries_per_s, 0)},
+       {"knee_p99_ms", Num(knee.p99_ms, 2)},
+       {"bytes_per_delivery", Num(best.bytes_per_delivery, 1)},
+       {"rss_per_conn_kb", Num(rss_per_conn, 1)},
+       {"stop", "\"" + stop_reason + "\""}});
 }
 
 // W2: many idle connections, each watching `watch` users (all-to-all in
@@ -646,11 +687,13 @@ awaitable<void> Bench::W2() {
   int64_t t0 = NowUs();
   int ready = co_await ConnectAll(std::move(states), 240);
   double connect_s = double(NowUs() - t0) / 1e6;
-  fprintf(stderr, "w2: %d/%d connections ready in %.1f s\n", ready, n, connect_s);
+  fprintf(stderr, "w2: %d/%d connections ready in %.1f s\n", ready, n,
+          connect_s);
   co_await Sleep(3);
   long rss = ProcessRssKb(opt_.server_pid);
   double rss_per_conn = ready ? double(rss - rss_base_kb_) / ready : 0;
-  fprintf(stderr, "w2: server RSS %ld KiB (base %ld), %.2f KiB per connection\n", rss,
+  fprintf(stderr,
+          "w2: server RSS %ld KiB (base %ld), %.2f KiB per connection\n", rss,
           rss_base_kb_, rss_per_conn);
   // Keep-alive traffic as each system's client library does it: Presence
   // sends an app heartbeat every heartbeatMs (30 s); a y-websocket client
@@ -682,8 +725,10 @@ awaitable<void> Bench::W2() {
   }
   Result r = EndWindow();
   double cpu_per_min = r.server_cpu_s / r.seconds * 60;
-  fprintf(stderr, "w2: idle %.0f s: server cpu %.2f s (%.2f s/min), %llu frames in\n", r.seconds,
-          r.server_cpu_s, cpu_per_min, (unsigned long long)w_.frames);
+  fprintf(stderr,
+          "w2: idle %.0f s: server cpu %.2f s (%.2f s/min), %llu frames in\n",
+          r.seconds, r.server_cpu_s, cpu_per_min,
+          (unsigned long long)w_.frames);
   PrintResult({{"conns", std::to_string(n)},
                {"ready", std::to_string(ready)},
                {"connect_s", Num(connect_s, 1)},
@@ -700,11 +745,14 @@ bool Bench::PutSettings(int user, const std::string& body) {
   try {
     asio::io_context io;
     tcp::socket sock(io);
-    sock.connect(tcp::endpoint(asio::ip::make_address(opt_.host), uint16_t(opt_.port)));
-    http::request<http::string_body> req(http::verb::put, "/api/settings/presence", 11);
+    sock.connect(
+        tcp::endpoint(asio::ip::make_address(opt_.host), uint16_t(opt_.port)));
+    http::request<http::string_body> req(http::verb::put,
+                                         "/api/settings/presence", 11);
     req.set(http::field::host, opt_.host);
     req.set(http::field::authorization,
-            "Bearer " + MakeJwt(opt_.jwt_secret, "u" + std::to_string(user), time(nullptr) + 3600));
+            "Bearer " + MakeJwt(opt_.jwt_secret, "u" + std::to_string(user),
+                                time(nullptr) + 3600));
     req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
@@ -713,7 +761,8 @@ bool Bench::PutSettings(int user, const std::string& body) {
     http::response<http::string_body> res;
     http::read(sock, buf, res);
     if (res.result() != http::status::ok) {
-      fprintf(stderr, "  PUT settings u%d: %d %s\n", user, res.result_int(), res.body().c_str());
+      fprintf(stderr, "  PUT settings u%d: %d %s\n", user, res.result_int(),
+              res.body().c_str());
       return false;
     }
     return true;
@@ -735,8 +784,10 @@ awaitable<void> Bench::W3() {
   int hiding = 0;
   if (opt_.system == System::kPresence) {
     for (int u = 0; u < pop; ++u) {
-      if (u % 10 < 2) hiding += PutSettings(u, R"({"showOnlineStatus":"nobody"})");
-      else if (u % 10 == 2) hiding += PutSettings(u, R"({"showOnlineStatus":"contacts"})");
+      if (u % 10 < 2)
+        hiding += PutSettings(u, R"({"showOnlineStatus":"nobody"})");
+      else if (u % 10 == 2)
+        hiding += PutSettings(u, R"({"showOnlineStatus":"contacts"})");
     }
     fprintf(stderr, "w3: %d users hide their status\n", hiding);
   }
@@ -750,7 +801,8 @@ awaitable<void> Bench::W3() {
   fprintf(stderr, "w3: %d/%d watched users online\n", ready, pop);
   // Per subscriber: its targets and how many of them it has seen.
   std::vector<std::vector<int>> targets(size_t(opt_.subscribers));
-  std::vector<std::vector<char>> seen(size_t(opt_.subscribers), std::vector<char>(size_t(pop), 0));
+  std::vector<std::vector<char>> seen(size_t(opt_.subscribers),
+                                      std::vector<char>(size_t(pop), 0));
   std::vector<int> seen_count(size_t(opt_.subscribers), 0);
   std::vector<char> is_target(size_t(opt_.subscribers) * size_t(pop), 0);
   std::vector<int64_t> done_us(size_t(opt_.subscribers), 0);
@@ -767,9 +819,12 @@ awaitable<void> Bench::W3() {
     int k = c.state.user - pop;
     if (k < 0) return;
     for (const View& v : p.views) {
-      if (v.user < 0 || v.user >= pop || !is_target[size_t(k) * size_t(pop) + size_t(v.user)]) continue;
+      if (v.user < 0 || v.user >= pop ||
+          !is_target[size_t(k) * size_t(pop) + size_t(v.user)])
+        continue;
       ++views;
-      if (hides(v.user) && (v.status != Status::kNone || v.has_last_seen)) ++leaks;
+      if (hides(v.user) && (v.status != Status::kNone || v.has_last_seen))
+        ++leaks;
       if (!seen[size_t(k)][size_t(v.user)]) {
         seen[size_t(k)][size_t(v.user)] = 1;
         if (++seen_count[size_t(k)] == int(targets[size_t(k)].size())) {
@@ -807,7 +862,8 @@ awaitable<void> Bench::W3() {
   int64_t deadline = t0 + 60'000'000;
   while (done < opt_.subscribers && NowUs() < deadline) co_await Sleep(0.002);
   Result r = EndWindow();
-  double makespan = double(*std::max_element(done_us.begin(), done_us.end()) - t0) / 1e6;
+  double makespan =
+      double(*std::max_element(done_us.begin(), done_us.end()) - t0) / 1e6;
   std::vector<uint32_t> snap;
   for (int64_t d : done_us) {
     if (d) snap.push_back(uint32_t(d - t0));
@@ -817,22 +873,28 @@ awaitable<void> Bench::W3() {
   // every snapshot completed, fewer when the deadline cut the run short.
   double total_views = 0;
   for (int c : seen_count) total_views += c;
-  fprintf(stderr, "w3: %d/%d snapshots complete; p50 %.1f p99 %.1f ms; makespan %.3f s; server cpu %.3f s; leaks %llu\n",
-          done, opt_.subscribers, p50, p99, makespan, r.server_cpu_s, (unsigned long long)leaks);
-  PrintResult({{"population", std::to_string(pop)},
-               {"subscribers", std::to_string(opt_.subscribers)},
-               {"sub_size", std::to_string(opt_.sub_size)},
-               {"hiding_users", std::to_string(opt_.system == System::kPresence ? hiding : 0)},
-               {"snapshots_done", std::to_string(done)},
-               {"snapshot_p50_ms", Num(p50, 1)},
-               {"snapshot_p99_ms", Num(p99, 1)},
-               {"makespan_s", Num(makespan, 3)},
-               {"views_per_s", Num(makespan > 0 ? total_views / makespan : 0, 0)},
-               {"server_cpu_s", Num(r.server_cpu_s, 3)},
-               {"views_per_cpu_s", Num(r.server_cpu_s > 0 ? total_views / r.server_cpu_s : 0, 0)},
-               {"bytes_per_view", Num(views ? double(w_.bytes) / double(views) : 0, 1)},
-               {"leaks", std::to_string(leaks)},
-               {"privacy", opt_.system == System::kPresence ? "true" : "false"}});
+  fprintf(stderr,
+          "w3: %d/%d snapshots complete; p50 %.1f p99 %.1f ms; makespan %.3f "
+          "s; server cpu %.3f s; leaks %llu\n",
+          done, opt_.subscribers, p50, p99, makespan, r.server_cpu_s,
+          (unsigned long long)leaks);
+  PrintResult(
+      {{"population", std::to_string(pop)},
+       {"subscribers", std::to_string(opt_.subscribers)},
+       {"sub_size", std::to_string(opt_.sub_size)},
+       {"hiding_users",
+        std::to_string(opt_.system == System::kPresence ? hiding : 0)},
+       {"snapshots_done", std::to_string(done)},
+       {"snapshot_p50_ms", Num(p50, 1)},
+       {"snapshot_p99_ms", Num(p99, 1)},
+       {"makespan_s", Num(makespan, 3)},
+       {"views_per_s", Num(makespan > 0 ? total_views / makespan : 0, 0)},
+       {"server_cpu_s", Num(r.server_cpu_s, 3)},
+       {"views_per_cpu_s",
+        Num(r.server_cpu_s > 0 ? total_views / r.server_cpu_s : 0, 0)},
+       {"bytes_per_view", Num(views ? double(w_.bytes) / double(views) : 0, 1)},
+       {"leaks", std::to_string(leaks)},
+       {"privacy", opt_.system == System::kPresence ? "true" : "false"}});
 }
 
 // W4: in groups, 10 % of users type (a typing frame every 100 ms, as chat
@@ -901,8 +963,10 @@ awaitable<void> Bench::W4() {
                {"server_cpu_s", Num(r.server_cpu_s, 3)},
                {"deliveries_per_cpu_s", Num(r.deliveries_per_cpu_s, 0)},
                {"bytes_per_delivery", Num(r.bytes_per_delivery, 1)},
-               {"bytes_per_receiver_s", Num(double(w_.bytes) / watcher_s * opt_.groups, 1)},
-               {"server_cpu_ms_per_typing_frame", Num(r.sent ? r.server_cpu_s * 1000 / double(r.sent) : 0, 4)}});
+               {"bytes_per_receiver_s",
+                Num(double(w_.bytes) / watcher_s * opt_.groups, 1)},
+               {"server_cpu_ms_per_typing_frame",
+                Num(r.sent ? r.server_cpu_s * 1000 / double(r.sent) : 0, 4)}});
 }
 
 // W5: victims vanish without closing; how long until an observer sees each
@@ -928,7 +992,8 @@ awaitable<void> Bench::W5() {
   on_views_ = [&](Conn& c, const Parsed& p, int64_t now) {
     if (c.state.user != 0 || t0 == 0) return;
     for (const View& v : p.views) {
-      if (v.user > 0 && v.user < n && v.status == Status::kOffline && !seen_offline[size_t(v.user)]) {
+      if (v.user > 0 && v.user < n && v.status == Status::kOffline &&
+          !seen_offline[size_t(v.user)]) {
         seen_offline[size_t(v.user)] = now;
         ++detected;
       }
@@ -943,20 +1008,26 @@ awaitable<void> Bench::W5() {
   while (detected < opt_.victims && NowUs() < deadline) co_await Sleep(0.05);
   std::vector<uint32_t> times;
   for (int u = 1; u < n; ++u) {
-    if (seen_offline[size_t(u)]) times.push_back(uint32_t((seen_offline[size_t(u)] - t0) / 1000));
+    if (seen_offline[size_t(u)])
+      times.push_back(uint32_t((seen_offline[size_t(u)] - t0) / 1000));
   }
-  double p50 = Percentile(times, 0.5), mx = times.empty() ? 0 : *std::max_element(times.begin(), times.end());
-  fprintf(stderr, "w5: %d/%d detected; p50 %.1f s max %.1f s\n", detected, opt_.victims, p50, mx / 1000);
-  PrintResult({{"victims", std::to_string(opt_.victims)},
-               {"detected", std::to_string(detected)},
-               {"detect_p50_s", Num(p50, 2)},
-               {"detect_max_s", Num(detected == opt_.victims ? mx / 1000 : -1, 2)},
-               {"limit_s", Num(opt_.detect_limit_s, 0)}});
+  double p50 = Percentile(times, 0.5),
+         mx = times.empty() ? 0 : *std::max_element(times.begin(), times.end());
+  fprintf(stderr, "w5: %d/%d detected; p50 %.1f s max %.1f s\n", detected,
+          opt_.victims, p50, mx / 1000);
+  PrintResult(
+      {{"victims", std::to_string(opt_.victims)},
+       {"detected", std::to_string(detected)},
+       {"detect_p50_s", Num(p50, 2)},
+       {"detect_max_s", Num(detected == opt_.victims ? mx / 1000 : -1, 2)},
+       {"limit_s", Num(opt_.detect_limit_s, 0)}});
 }
 
 void Bench::Reconnect(ConnState state, double delay_s) {
-  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::microseconds(int64_t(delay_s * 1e6)));
-  timer->async_wait([this, timer, state = std::move(state)](beast::error_code ec) mutable {
+  auto timer = std::make_shared<asio::steady_timer>(
+      io_, std::chrono::microseconds(int64_t(delay_s * 1e6)));
+  timer->async_wait([this, timer,
+                     state = std::move(state)](beast::error_code ec) mutable {
     if (ec) return;
     int user = state.user;
     if (auto& old = conns_[size_t(user_conn_[size_t(user)])]; old) {
@@ -965,10 +1036,13 @@ void Bench::Reconnect(ConnState state, double delay_s) {
     }
     state.ready = false;
     state.snapshot_seen = false;
-    auto c = std::make_shared<Conn>(*this, int(conns_.size()), std::move(state));
+    auto c =
+        std::make_shared<Conn>(*this, int(conns_.size()), std::move(state));
     user_conn_[size_t(user)] = c->index;
     conns_.push_back(c);
-    c->Start(tcp::endpoint(asio::ip::make_address(opt_.host), uint16_t(opt_.port)), SourceFor(user));
+    c->Start(
+        tcp::endpoint(asio::ip::make_address(opt_.host), uint16_t(opt_.port)),
+        SourceFor(user));
   });
 }
 
@@ -1001,7 +1075,8 @@ awaitable<void> Bench::W6() {
   }
   // known[u]: what user u's client currently shows for each user of its
   // group (slot = user - first of group).
-  std::vector<std::vector<Status>> known(size_t(n), std::vector<Status>(size_t(group), Status::kNone));
+  std::vector<std::vector<Status>> known(
+      size_t(n), std::vector<Status>(size_t(group), Status::kNone));
   std::vector<int> online(size_t(n), 0);
   std::vector<int64_t> generation_us(size_t(n), 0);
   int converged = 0;
@@ -1016,7 +1091,9 @@ awaitable<void> Bench::W6() {
     if (c.superseded || (storm_ && c.index < n)) return;
     int first = (u / group) * group;
     for (const View& v : p.views) {
-      if (v.user == u || v.user < first || v.user >= first + group || v.user >= n) continue;
+      if (v.user == u || v.user < first || v.user >= first + group ||
+          v.user >= n)
+        continue;
       Status& k = known[size_t(u)][size_t(v.user - first)];
       bool was = k == Status::kOnline;
       bool is = v.status == Status::kOnline || v.status == Status::kAway;
@@ -1085,7 +1162,9 @@ awaitable<void> Bench::W6() {
   co_await Sleep(0.5);
   long peak = ProcessPeakRssKb(new_pid);
   double cpu = ProcessCpuSeconds(new_pid);
-  fprintf(stderr, "w6: new server up after %.2f s; %d/%d clients converged; converged after %.2f s; flaps %llu; unknown views %llu; retries %d\n",
+  fprintf(stderr,
+          "w6: new server up after %.2f s; %d/%d clients converged; converged "
+          "after %.2f s; flaps %llu; unknown views %llu; retries %d\n",
           restart_s, converged, n, converge_s, (unsigned long long)flaps,
           (unsigned long long)unknown_views, storm_retries_);
   PrintResult({{"conns", std::to_string(n)},
@@ -1103,12 +1182,18 @@ awaitable<void> Bench::W6() {
 
 awaitable<void> Bench::Main() {
   rss_base_kb_ = ProcessRssKb(opt_.server_pid);
-  if (opt_.workload == "w1") co_await W1();
-  else if (opt_.workload == "w2") co_await W2();
-  else if (opt_.workload == "w3") co_await W3();
-  else if (opt_.workload == "w4") co_await W4();
-  else if (opt_.workload == "w5") co_await W5();
-  else if (opt_.workload == "w6") co_await W6();
+  if (opt_.workload == "w1")
+    co_await W1();
+  else if (opt_.workload == "w2")
+    co_await W2();
+  else if (opt_.workload == "w3")
+    co_await W3();
+  else if (opt_.workload == "w4")
+    co_await W4();
+  else if (opt_.workload == "w5")
+    co_await W5();
+  else if (opt_.workload == "w6")
+    co_await W6();
   else {
     fprintf(stderr, "unknown workload %s\n", opt_.workload.c_str());
     exit_code_ = 2;
@@ -1118,10 +1203,12 @@ awaitable<void> Bench::Main() {
 }
 
 int Bench::Run() {
-  asio::steady_timer guard(io_, std::chrono::milliseconds(int64_t(opt_.max_run_s * 1000)));
+  asio::steady_timer guard(
+      io_, std::chrono::milliseconds(int64_t(opt_.max_run_s * 1000)));
   guard.async_wait([this](beast::error_code ec) {
     if (ec) return;
-    fprintf(stderr, "presence-bench: run passed --max-run-s %.0f, giving up\n", opt_.max_run_s);
+    fprintf(stderr, "presence-bench: run passed --max-run-s %.0f, giving up\n",
+            opt_.max_run_s);
     exit_code_ = 3;
     io_.stop();
   });
@@ -1141,13 +1228,20 @@ int Bench::Run() {
 
 void Usage() {
   fprintf(stderr,
-          "usage: presence-bench --system presence|ws|socketio|yws --port P --server-pid PID\n"
-          "         --workload w1|w2|w3|w4|w5|w6 [--group N] [--groups N] [--conns N] [--watch N]\n"
-          "         [--population N] [--subscribers N] [--sub-size N] [--victims N]\n"
-          "         [--step-s S] [--start-rate R] [--rate-factor F] [--max-steps N]\n"
-          "         [--p99-limit-ms MS] [--idle-s S] [--typing-s S] [--detect-limit-s S]\n"
-          "         [--conns-per-ip N] [--concurrency N] [--jwt-secret S] [--max-run-s S]\n"
-          "         [--pid-file PATH] [--storm-s S] [--converge-limit-s S]   (w6)\n");
+          "usage: presence-bench --system presence|ws|socketio|yws --port P "
+          "--server-pid PID\n"
+          "         --workload w1|w2|w3|w4|w5|w6 [--group N] [--groups N] "
+          "[--conns N] [--watch N]\n"
+          "         [--population N] [--subscribers N] [--sub-size N] "
+          "[--victims N]\n"
+          "         [--step-s S] [--start-rate R] [--rate-factor F] "
+          "[--max-steps N]\n"
+          "         [--p99-limit-ms MS] [--idle-s S] [--typing-s S] "
+          "[--detect-limit-s S]\n"
+          "         [--conns-per-ip N] [--concurrency N] [--jwt-secret S] "
+          "[--max-run-s S]\n"
+          "         [--pid-file PATH] [--storm-s S] [--converge-limit-s S]   "
+          "(w6)\n");
 }
 
 }  // namespace
@@ -1170,32 +1264,58 @@ int main(int argc, char** argv) {
         Usage();
         return 2;
       }
-    } else if (a == "--workload") o.workload = next();
-    else if (a == "--port") o.port = std::stoi(next());
-    else if (a == "--server-pid") o.server_pid = std::stoi(next());
-    else if (a == "--jwt-secret") o.jwt_secret = next();
-    else if (a == "--group") o.group = std::stoi(next());
-    else if (a == "--groups") o.groups = std::stoi(next());
-    else if (a == "--conns") o.conns = std::stoi(next());
-    else if (a == "--watch") o.watch = std::stoi(next());
-    else if (a == "--population") o.population = std::stoi(next());
-    else if (a == "--subscribers") o.subscribers = std::stoi(next());
-    else if (a == "--sub-size") o.sub_size = std::stoi(next());
-    else if (a == "--victims") o.victims = std::stoi(next());
-    else if (a == "--conns-per-ip") o.conns_per_ip = std::stoi(next());
-    else if (a == "--concurrency") o.concurrency = std::stoi(next());
-    else if (a == "--step-s") o.step_s = std::stod(next());
-    else if (a == "--start-rate") o.start_rate = std::stod(next());
-    else if (a == "--rate-factor") o.rate_factor = std::stod(next());
-    else if (a == "--max-steps") o.max_steps = std::stoi(next());
-    else if (a == "--p99-limit-ms") o.p99_limit_ms = std::stod(next());
-    else if (a == "--idle-s") o.idle_s = std::stod(next());
-    else if (a == "--typing-s") o.typing_s = std::stod(next());
-    else if (a == "--detect-limit-s") o.detect_limit_s = std::stod(next());
-    else if (a == "--max-run-s") o.max_run_s = std::stod(next());
-    else if (a == "--pid-file") o.pid_file = next();
-    else if (a == "--storm-s") o.storm_s = std::stod(next());
-    else if (a == "--converge-limit-s") o.converge_limit_s = std::stod(next());
+    } else if (a == "--workload")
+      o.workload = next();
+    else if (a == "--port")
+      o.port = std::stoi(next());
+    else if (a == "--server-pid")
+      o.server_pid = std::stoi(next());
+    else if (a == "--jwt-secret")
+      o.jwt_secret = next();
+    else if (a == "--group")
+      o.group = std::stoi(next());
+    else if (a == "--groups")
+      o.groups = std::stoi(next());
+    else if (a == "--conns")
+      o.conns = std::stoi(next());
+    else if (a == "--watch")
+      o.watch = std::stoi(next());
+    else if (a == "--population")
+      o.population = std::stoi(next());
+    else if (a == "--subscribers")
+      o.subscribers = std::stoi(next());
+    else if (a == "--sub-size")
+      o.sub_size = std::stoi(next());
+    else if (a == "--victims")
+      o.victims = std::stoi(next());
+    else if (a == "--conns-per-ip")
+      o.conns_per_ip = std::stoi(next());
+    else if (a == "--concurrency")
+      o.concurrency = std::stoi(next());
+    else if (a == "--step-s")
+      o.step_s = std::stod(next());
+    else if (a == "--start-rate")
+      o.start_rate = std::stod(next());
+    else if (a == "--rate-factor")
+      o.rate_factor = std::stod(next());
+    else if (a == "--max-steps")
+      o.max_steps = std::stoi(next());
+    else if (a == "--p99-limit-ms")
+      o.p99_limit_ms = std::stod(next());
+    else if (a == "--idle-s")
+      o.idle_s = std::stod(next());
+    else if (a == "--typing-s")
+      o.typing_s = std::stod(next());
+    else if (a == "--detect-limit-s")
+      o.detect_limit_s = std::stod(next());
+    else if (a == "--max-run-s")
+      o.max_run_s = std::stod(next());
+    else if (a == "--pid-file")
+      o.pid_file = next();
+    else if (a == "--storm-s")
+      o.storm_s = std::stod(next());
+    else if (a == "--converge-limit-s")
+      o.converge_limit_s = std::stod(next());
     else {
       Usage();
       return 2;
