@@ -22,7 +22,11 @@ let md = `# Benchmarks
 Presence against the servers people use instead, on the same workloads in the
 same run, written by \`tools/bench/compare\`${quick === '1' ? ' **--quick (smoke sizes, not the full comparison)**' : ''}
 on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. Every figure below was printed
-by the load generator (\`build/bench/presence-bench\`) in that run.
+by the load generator (\`build/bench/presence-bench\`) or the client bench, in the
+latest run of each workload (\`compare --only\` reruns some workloads and keeps
+the others' results; all of one workload's systems always run together, so
+each table compares figures from one sitting). The raw lines, with the load
+average around each run, are in \`build/bench/results.jsonl\`.
 
 ## How it was measured
 
