@@ -26,7 +26,7 @@ by the load generator (\`build/bench/presence-bench\`) or the client bench, in t
 latest run of each workload (\`compare --only\` reruns some workloads and keeps
 the others' results; all of one workload's systems always run together, so
 each table compares figures from one sitting). The raw lines, with the load
-average around each run, are in \`build/bench/results.jsonl\`.
+average around each run, are in \`docs/benchmarks.jsonl\`.
 
 ## How it was measured
 
@@ -362,7 +362,7 @@ md += `
   on ${os.cpus().length} cores (other engineers were building and testing at the same time).
   Latency and throughput per wall second are therefore noisy and pessimistic;
   deliveries per server CPU-second are much less affected. Per-run load and
-  wall time are in \`build/bench/results.jsonl\`.
+  wall time are in \`docs/benchmarks.jsonl\`.
 - Server on core \`BENCH_SERVER_CPU\` (0) and generator on core \`BENCH_GEN_CPU\` (1)
   with \`taskset\`, both at \`nice -n ${process.env.BENCH_NICE ?? -10}\` (\`BENCH_NICE\`), so the
   other builds (at nice 5–10) yield to them; browser tests at nice −8 did not.
