@@ -1,0 +1,132 @@
+// Runs in Chromium (tools/bench/client/client_bench.mjs): the WASM client
+// (web/src/client.js over presence_core) against the seed's plain-JS
+// BulkPresenceManager, both applying the same presence_bulk frames and then
+// answering getPresence for every user.
+import { createPresenceClient, setCore } from '/web/src/client.js';
+import createCore from '/wasm/presence_core.mjs';
+
+// The seed's manager (presence-patterns.txt, Pattern 4), socket handling
+// reduced to the message handler its users write.
+class BulkPresenceManager {
+  presenceCache = new Map();
+  handleBulkUpdate(updates) {
+    updates.forEach((update) => this.presenceCache.set(update.userId, update));
+    window.dispatchEvent(new CustomEvent('bulk-presence-update', { detail: { updates } }));
+  }
+  getPresence(userId) {
+    return this.presenceCache.get(userId);
+  }
+}
+
+// A WebSocket stand-in: the bench plays the server.
+let fake = null;
+class FakeWebSocket {
+  constructor() {
+    fake = this;
+    this.readyState = 0;
+    this.sent = [];
+    setTimeout(() => {
+      this.readyState = 1;
+      this.onopen?.();
+    }, 0);
+  }
+  send(data) {
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = 3;
+  }
+}
+
+const until = async (cond) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!cond()) throw new Error('timed out');
+};
+
+function frame(ids, round) {
+  const status = round % 2 ? 'away' : 'online';
+  return JSON.stringify({
+    type: 'presence_bulk',
+    updates: ids.map((userId) => ({ userId, status, device: 'web' })),
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+window.runBench = async (sizes) => {
+  const core = await createCore();
+  // Count every call into the WASM session (embind methods on the prototype).
+  let calls = 0;
+  const proto = core.ClientSession.prototype;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const f = proto[name];
+    if (name === 'constructor' || typeof f !== 'function') continue;
+    proto[name] = function (...args) {
+      calls++;
+      return f.apply(this, args);
+    };
+  }
+  setCore(core);
+  const results = [];
+  for (const n of sizes) {
+    const ids = Array.from({ length: n }, (_, i) => `u${i}`);
+    const rounds = n <= 10 ? 400 : n <= 1000 ? 40 : 8;
+    const frames = Array.from({ length: rounds + 2 }, (_, r) => frame(ids, r));
+
+    // WASM client, one per size so no state carries over.
+    fake = null;
+    const client = createPresenceClient({
+      url: 'ws://bench.invalid/ws', token: 't', WebSocket: FakeWebSocket, trackBrowser: false,
+    });
+    await until(() => fake && fake.sent.length > 0); // auth
+    const ws = fake;
+    if (typeof ws.onmessage !== "function") throw new Error(`socket detached; sent ${JSON.stringify(ws.sent).slice(0, 300)} state ${client.connectionState}`);
+    ws.onmessage({ data: JSON.stringify({ type: 'welcome', userId: 'me', session: 's-1', heartbeatMs: 30000, serverTime: Date.now() }) });
+    client.subscribe(ids);
+    // performance.now() is coarsened to 0.1 ms in Chromium, so rounds are
+    // timed together; the first two frames warm up and are not timed.
+    const callCounts = [];
+    let wasmStart = 0;
+    for (let r = 0; r < frames.length; r++) {
+      if (r === 2) wasmStart = performance.now();
+      const c0 = calls;
+      ws.onmessage({ data: frames[r] });
+      let seen = 0;
+      for (const id of ids) if (client.getPresence(id).status !== 'unknown') seen++;
+      callCounts.push(calls - c0);
+      if (seen !== n) throw new Error(`wasm client shows ${seen} of ${n}`);
+    }
+    const wasmMs = (performance.now() - wasmStart) / rounds;
+    client.close?.();
+
+    // The seed's plain JS.
+    const manager = new BulkPresenceManager();
+    const onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === 'presence_bulk') manager.handleBulkUpdate(message.updates);
+    };
+    let jsStart = 0;
+    for (let r = 0; r < frames.length; r++) {
+      if (r === 2) jsStart = performance.now();
+      onmessage({ data: frames[r] });
+      let seen = 0;
+      for (const id of ids) if (manager.getPresence(id)?.status) seen++;
+      if (seen !== n) throw new Error(`seed shows ${seen} of ${n}`);
+    }
+    const jsMs = (performance.now() - jsStart) / rounds;
+    results.push({
+      users: n,
+      rounds,
+      wasm_ms: wasmMs,
+      js_ms: jsMs,
+      calls_per_frame: median(callCounts),
+      max_calls_per_frame: Math.max(...callCounts),
+      // Main-thread ms per second when 10 000 user updates/s arrive in
+      // frames of this size.
+      wasm_ms_per_10k_updates_s: (wasmMs / n) * 10000,
+      js_ms_per_10k_updates_s: (jsMs / n) * 10000,
+    });
+  }
+  return results;
+};
+window.benchReady = true;

@@ -1,0 +1,67 @@
+// The client bench: loads the WASM client and the seed's plain-JS manager in
+// headless Chromium (Debian's /usr/bin/chromium through playwright-core from
+// web/node_modules; nothing is downloaded) and prints one JSON line.
+//   node tools/bench/client/client_bench.mjs
+import { createReadStream, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+const require = createRequire(join(root, 'web/package.json'));
+const { chromium } = require('playwright-core');
+
+const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const MOUNTS = [
+  ['/web/src/', join(root, 'web/src')],
+  ['/wasm/', join(root, 'build/wasm/wasm')],
+  ['/', here],
+];
+for (const f of ['build/wasm/wasm/presence_core.mjs', 'build/wasm/wasm/presence_core.wasm']) {
+  if (!existsSync(join(root, f))) {
+    console.error(`missing ${f}: run tools/build wasm`);
+    process.exit(1);
+  }
+}
+
+const server = createServer((req, res) => {
+  let path = new URL(req.url, 'http://x').pathname;
+  if (path === '/') path = '/bench.html';
+  for (const [prefix, dir] of MOUNTS) {
+    if (!path.startsWith(prefix)) continue;
+    const file = normalize(join(dir, path.slice(prefix.length)));
+    if (!file.startsWith(dir) || !existsSync(file)) break;
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+    return;
+  }
+  res.writeHead(404).end();
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+let code = 0;
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('pageerror:', e.message));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
+  const results = await page.evaluate((sizes) => window.runBench(sizes), [10, 1000, 10000]);
+  for (const r of results) {
+    console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms, seed js ${r.js_ms.toFixed(3)} ms, ${r.calls_per_frame} calls into WASM per frame`);
+  }
+  console.log(JSON.stringify({ system: 'client', workload: 'client', chromium: browser.version(), results }));
+} catch (e) {
+  console.error('client bench failed:', e.message);
+  code = 1;
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(code);
