@@ -39,25 +39,34 @@ export class PresenceSnapshot {
   }
 }
 
-function freezeDeep(value) {
-  if (value && typeof value === 'object') {
-    for (const key of Object.keys(value)) freezeDeep(value[key]);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /** A View as the app sees it: `status` is always present ('unknown' when hidden or not known). */
 export function normalizeView(raw) {
   const view = { userId: raw.userId, status: raw.status ?? UNKNOWN };
   if (raw.lastSeen !== undefined) view.lastSeen = raw.lastSeen;
   if (raw.device !== undefined) view.device = raw.device;
-  if (raw.activity !== undefined) view.activity = raw.activity;
-  return freezeDeep(view);
+  // An activity is one flat object of strings (protocol v1).
+  if (raw.activity !== undefined) view.activity = Object.freeze(raw.activity);
+  return Object.freeze(view);
 }
 
+function sameActivity(a, b) {
+  if (a === b) return true;
+  if (!a || !b || a.type !== b.type) return false;
+  return a.page === b.page && a.conversationId === b.conversationId && a.reason === b.reason;
+}
+
+// Field by field: the core reports only views that changed, so this is a
+// guard for repeated applies, not the hot path's filter.
 function sameView(a, b) {
-  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+  return (
+    a === b ||
+    (a !== undefined &&
+      b !== undefined &&
+      a.status === b.status &&
+      a.lastSeen === b.lastSeen &&
+      a.device === b.device &&
+      sameActivity(a.activity, b.activity))
+  );
 }
 
 // Views of users the store knows nothing about, one frozen object per id so
