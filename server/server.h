@@ -80,6 +80,12 @@ class Server {
   }
   bool stopping() const { return stopping_; }
   ConnId AddConnection(std::weak_ptr<WsConnection> connection);
+  // Authenticated sockets per user (Config::max_sockets_per_user); each
+  // WsSession counts itself in when the hub accepts its auth and out when
+  // its socket is gone.
+  std::unordered_map<std::string, size_t>& user_sockets() {
+    return user_sockets_;
+  }
   void RemoveConnection(ConnId conn);
   std::string MetricsText();
 
@@ -112,6 +118,7 @@ class Server {
   ServerCounters counters_;
 
   std::unordered_map<ConnId, std::weak_ptr<WsConnection>> conns_;
+  std::unordered_map<std::string, size_t> user_sockets_;
   ConnId next_conn_ = 1;
   int64_t last_now_ = 0;
   bool pumping_ = false;
