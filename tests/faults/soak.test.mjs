@@ -27,7 +27,7 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     const pick = (a) => a[Math.floor(Math.random() * a.length)];
     const live = new Set();
     const sessions = new Map();  // user -> last session id (for resumes)
-    const counts = { connects: 0, closes: 0, drops: 0, frames: 0, http: 0, errors: 0 };
+    const counts = { connects: 0, closes: 0, drops: 0, vanished: 0, frames: 0, http: 0, errors: 0 };
     const idle = { fds: openFds(pid), rssKiB: procStatus(pid).rssKiB };
 
     async function open() {
@@ -50,10 +50,17 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
       else if (r < 0.8) c.send({ type: 'presence_subscribe', userIds: [pick(users), pick(users)], replace: Math.random() < 0.2 });
       else c.send({ type: 'presence_unsubscribe', userIds: [pick(users)] });
     }
+    const vanished = [];
     async function settle(c, how) {
       live.delete(c);
       c.stopKeepAlive();
-      if (how === 'drop') { c.terminate(); counts.drops++; } else { await c.close().catch(() => {}); counts.closes++; }
+      if (how === 'drop') { c.terminate(); counts.drops++; }
+      else if (how === 'vanish') {
+        // No FIN, no pong, no frame: the server's pings must find it.
+        c.ws._socket.pause();
+        vanished.push(c);
+        counts.vanished++;
+      } else { await c.close().catch(() => {}); counts.closes++; }
     }
     async function httpChurn() {
       const u = pick(users);
@@ -71,12 +78,16 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     let nextSample = start;
     while (Date.now() - start < SOAK_MS) {
       const ops = [];
-      while (live.size < TARGET_LIVE * (0.7 + 0.6 * Math.random())) ops.push(open());
+      // Top up towards a load that wanders around TARGET_LIVE, at most 40
+      // new sockets a tick.
+      const want = Math.min(40, Math.round(TARGET_LIVE * (0.7 + 0.6 * Math.random())) - live.size);
+      for (let i = 0; i < want; i++) ops.push(open());
       for (const c of [...live]) {
         const r = Math.random();
         if (c.closed) { live.delete(c); continue; }
         if (r < 0.03) ops.push(settle(c, 'close'));
-        else if (r < 0.05) ops.push(settle(c, 'drop'));
+        else if (r < 0.045) ops.push(settle(c, 'drop'));
+        else if (r < 0.05) ops.push(settle(c, 'vanish'));
         else if (r < 0.25) act(c);
       }
       if (Math.random() < 0.5) ops.push(httpChurn().catch(() => { counts.errors++; }));
@@ -92,6 +103,7 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     await Promise.all([...live].map((c) => settle(c, Math.random() < 0.5 ? 'drop' : 'close')));
     // Dropped sockets are found dead by pings (2 x 500 ms); graces, TTLs
     // and flushes run out within a few seconds.
+    for (const c of vanished) c.terminate();
     const text = await waitUntil(async () => {
       const m = await metrics(server);
       return ['presence_ws_sockets', 'presence_connections', 'presence_sessions', 'presence_users_loaded', 'presence_subscription_edges']
@@ -101,12 +113,14 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     await waitUntil(() => openFds(pid) <= idle.fds, 20000, `fds back to idle (${idle.fds}, have ${openFds(pid)})`).catch(() => {});
     const end = { fds: openFds(pid), rssKiB: procStatus(pid).rssKiB };
     const warm = samples[Math.min(2, samples.length - 1)];  // past the allocator's warm-up
-    report(t, `soak: ${SOAK_MS / 1000} s, ${counts.connects} connects, ${counts.closes} clean closes, ${counts.drops} abrupt drops, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops; dead found ${metricValue(text, 'presence_dead_connections_total')}`);
+    report(t, `soak: ${SOAK_MS / 1000} s, ${counts.connects} connects, ${counts.closes} clean closes, ${counts.drops} abrupt drops, ${counts.vanished} vanished peers, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops; dead found ${metricValue(text, 'presence_dead_connections_total')}`);
     report(t, `soak: server RSS KiB idle ${idle.rssKiB}, at ${warm.at} ms ${warm.rssKiB} (${warm.sockets} sockets), end of churn ${churnEnd.rssKiB} (${churnEnd.sockets} sockets), all closed ${end.rssKiB}`);
     report(t, `soak: server fds idle ${idle.fds}, at ${warm.at} ms ${warm.fds}, end of churn ${churnEnd.fds}, all closed ${end.fds}`);
     report(t, `soak: samples ${samples.map((s) => `${Math.round(s.at / 1000)}s:${s.rssKiB}KiB/${s.fds}fd`).join(' ')}`);
 
-    assert.ok(counts.connects > 200 && counts.drops > 20 && counts.closes > 20, `too little churn: ${JSON.stringify(counts)}`);
+    assert.ok(counts.connects > 200 && counts.drops > 20 && counts.closes > 20 && counts.vanished > 5, `too little churn: ${JSON.stringify(counts)}`);
+    // The vanished peers were found dead by the ping layer, not by a FIN.
+    assert.ok(metricValue(text, 'presence_dead_connections_total') >= Math.min(counts.vanished, 5), 'vanished peers found dead by pings');
     // Every socket, SQLite handle and timer fd is released: back to idle.
     assert.ok(end.fds <= idle.fds, `fds not released: idle ${idle.fds}, end ${end.fds}`);
     if (!server.sanitized()) {
