@@ -98,7 +98,7 @@ TEST(ConfigTest, MaxSocketsPerUser) {
             0u);
   EXPECT_EQ(ParseError(WithSecret({"--max-sockets-per-user", "-1"})),
             "--max-sockets-per-user: expected a whole number 0-1000000, got "
-            "\"-1\"");
+            "'-1'");
 }
 
 TEST(ConfigTest, EveryFlagWithSeparateValue) {
@@ -542,7 +542,7 @@ TEST(ConfigTest, EveryFlagInHelpIsAccepted) {
     ConfigResult r = Parse(WithSecret({"--" + name + "=x"}));
     EXPECT_EQ(r.error.find("unknown flag"), std::string::npos) << name;
   }
-  EXPECT_EQ(seen, 20);
+  EXPECT_EQ(seen, 21);
 }
 
 TEST(ConfigTest, NoEnvironmentFunctionIsFine) {
