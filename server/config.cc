@@ -277,7 +277,7 @@ std::optional<std::string> Apply(const FlagSpec& spec, std::string_view who,
           static_cast<double>(*n) > spec.max) {
         return name + ": expected a whole number " +
                FormatRange(spec.min, spec.max) +
-               (spec.kind == Kind::kMs                  ? " (milliseconds)"
+               (spec.kind == Kind::kMs                 ? " (milliseconds)"
                 : spec.field == Field::kMaxQueuedBytes ? " (bytes)"
                                                        : "") +
                ", got " + Quote(value);

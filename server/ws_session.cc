@@ -178,10 +178,11 @@ class WsSession : public WsConnection,
     if (cap == 0) return false;
     Parsed<ClientFrame> parsed = ParseClientFrame(text);
     const auto* frame = std::get_if<ClientFrame>(&parsed);
-    const auto* auth = frame != nullptr ? std::get_if<AuthFrame>(frame) : nullptr;
+    const auto* auth =
+        frame != nullptr ? std::get_if<AuthFrame>(frame) : nullptr;
     if (auth == nullptr) return false;
-    JwtResult jwt = VerifyHs256(auth->token, server_.config().jwt_secret,
-                                server_.Now());
+    JwtResult jwt =
+        VerifyHs256(auth->token, server_.config().jwt_secret, server_.Now());
     if (!jwt.claims) return false;
     auto it = server_.user_sockets().find(jwt.claims->sub);
     if (it == server_.user_sockets().end() || it->second < cap) return false;

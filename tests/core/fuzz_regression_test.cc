@@ -19,13 +19,14 @@ std::string Bytes(std::initializer_list<int> b) {
 }
 
 TEST(FuzzCodecTest, ValidFramesRoundTrip) {
-  for (std::string_view text : {
-           R"({"type":"auth","token":"tok:u1","device":"mobile","session":"s1","status":"away","userId":"u1"})",
-           R"({"type":"activity","activity":{"type":"viewing","page":"/p\u00e9\n"}})",
-           R"({"type":"presence_subscribe","userIds":["a","b.c","d@e"],"replace":true})",
-           R"({"type":"presence_bulk","updates":[{"userId":"a","status":"online","device":"mobile","activity":{"type":"typing","conversationId":"c"}},{"userId":"b","status":"offline","lastSeen":1699999999999},{"userId":"c"}]})",
-           R"({"type":"error","code":"rate_limited","message":"too many \"frames\""})",
-       }) {
+  for (
+      std::string_view text : {
+          R"({"type":"auth","token":"tok:u1","device":"mobile","session":"s1","status":"away","userId":"u1"})",
+          R"({"type":"activity","activity":{"type":"viewing","page":"/p\u00e9\n"}})",
+          R"({"type":"presence_subscribe","userIds":["a","b.c","d@e"],"replace":true})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"online","device":"mobile","activity":{"type":"typing","conversationId":"c"}},{"userId":"b","status":"offline","lastSeen":1699999999999},{"userId":"c"}]})",
+          R"({"type":"error","code":"rate_limited","message":"too many \"frames\""})",
+      }) {
     const CodecReport r = CheckCodec(text);
     EXPECT_EQ(r.error, "") << text;
     EXPECT_TRUE(r.client_parsed || r.server_parsed) << text;
@@ -36,7 +37,8 @@ TEST(FuzzCodecTest, GarbageIsRefusedWithoutCrashing) {
   for (std::string_view text :
        {std::string_view("\xff\xfe{"), std::string_view("{\"type\":"),
         std::string_view("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["),
-        std::string_view("{\"type\":\"presence\",\"status\":\"online\"\0}", 39)}) {
+        std::string_view("{\"type\":\"presence\",\"status\":\"online\"\0}",
+                         39)}) {
     const CodecReport r = CheckCodec(text);
     EXPECT_EQ(r.error, "");
     EXPECT_FALSE(r.client_parsed);
@@ -48,9 +50,9 @@ TEST(FuzzCodecTest, GarbageIsRefusedWithoutCrashing) {
 // settings, contacts and activity change, time passes, someone vanishes.
 TEST(FuzzHubTest, SeedProgramChecksViewsAndAggregation) {
   const std::string program =
-      Bytes({0, 0, 0, 0, 3, 0, 0, 1, 1, 0, 7, 1, 1, 0, 1, 7, 0, 0, 1, 0,
-             10, 0, 1, 2, 0, 11, 0, 2, 6, 0, 0, 1, 1, 12, 10, 4, 1, 1, 12,
-             30, 10, 0, 2, 1, 1, 12, 30, 3, 0, 13, 40, 2, 1, 12, 200});
+      Bytes({0,  0,  0,  0, 3, 0, 0,  1,  1,  0, 7, 1,  1,  0, 1,  7,  0,  0, 1,
+             0,  10, 0,  1, 2, 0, 11, 0,  2,  6, 0, 0,  1,  1, 12, 10, 4,  1, 1,
+             12, 30, 10, 0, 2, 1, 1,  12, 30, 3, 0, 13, 40, 2, 1,  12, 200});
   const HubReport r = RunHubSequence(program);
   EXPECT_EQ(r.error, "");
   // Not vacuous: views were delivered and compared with Project.
@@ -72,9 +74,9 @@ TEST(FuzzHubTest, VanishedPeerIsClosedAndForgotten) {
 
 TEST(FuzzHubTest, ResumeAndExpiringTokens) {
   // Connect, close, resume the session; a token that expires mid-run.
-  const HubReport r = RunHubSequence(Bytes(
-      {0, 0, 2, 0, 0, 2, 0, 0, 8, 2, 1, 1, 0, 12, 30, 0, 6, 1, 0, 0, 2, 12,
-       200, 13, 30}));
+  const HubReport r =
+      RunHubSequence(Bytes({0,  0,  2, 0, 0, 2, 0, 0, 8,  2,   1,  1, 0,
+                            12, 30, 0, 6, 1, 0, 0, 2, 12, 200, 13, 30}));
   EXPECT_EQ(r.error, "");
   EXPECT_GE(r.welcomes, 2u);
 }

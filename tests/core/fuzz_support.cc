@@ -37,8 +37,8 @@ std::string RoundTrip(std::string_view data, ParseFn parse, bool* parsed_out,
   }
   const std::string twice = Serialize(*frame2);
   if (twice != once) {
-    return std::string(what) + ": serialize is not stable: " + once +
-           " then " + twice;
+    return std::string(what) + ": serialize is not stable: " + once + " then " +
+           twice;
   }
   return "";
 }
@@ -143,9 +143,9 @@ class HubRun {
 
  private:
   struct Conn {
-    bool open = true;        // the hub may still talk to it
-    bool answering = true;   // answers pings (false: the peer vanished)
-    std::string session;     // set by its welcome
+    bool open = true;       // the hub may still talk to it
+    bool answering = true;  // answers pings (false: the peer vanished)
+    std::string session;    // set by its welcome
     std::map<std::string, View> last_views;
   };
   struct Session {
@@ -214,7 +214,8 @@ class HubRun {
         if (auto c = AnyConn(in, true)) {
           SubscribeFrame f;
           const int n = 1 + in.Pick(3);
-          for (int i = 0; i < n; ++i) f.user_ids.push_back(kTargets[in.Pick(7)]);
+          for (int i = 0; i < n; ++i)
+            f.user_ids.push_back(kTargets[in.Pick(7)]);
           f.replace = in.Pick(4) == 0;
           SendFrame(*c, f);
         }
@@ -286,14 +287,16 @@ class HubRun {
       auth.token += ":" + std::to_string(now_ - 100 + in.Byte() * 20);
     }
     auth.device = static_cast<Device>(in.Pick(3));
-    if (const int st = in.Pick(4); st < 3) auth.status = static_cast<Status>(st);
+    if (const int st = in.Pick(4); st < 3)
+      auth.status = static_cast<Status>(st);
     if (how & 8) {
       // Resume one of the sessions this user ever had (live or not).
       std::vector<std::string> ids;
       for (const auto& s : seen_sessions_) {
         if (s.first == user) ids.push_back(s.second);
       }
-      if (!ids.empty()) auth.session = ids[in.Pick(static_cast<int>(ids.size()))];
+      if (!ids.empty())
+        auth.session = ids[in.Pick(static_cast<int>(ids.size()))];
     }
     if (how & 16) auth.user_id = kUsers[in.Pick(5)];  // maybe not the sub
     SendFrame(id, auth);
@@ -429,9 +432,8 @@ class HubRun {
       const bool contact =
           std::find(stored.contacts.begin(), stored.contacts.end(), s.user) !=
           stored.contacts.end();
-      const View truth =
-          Project(*state, stored.settings,
-                  ClassifyViewer(s.user, v.user_id, contact));
+      const View truth = Project(*state, stored.settings,
+                                 ClassifyViewer(s.user, v.user_id, contact));
       if (!(v == truth)) {
         Fail("viewer " + s.user + " got " + ViewJson(v) + " but may see " +
              ViewJson(truth));
@@ -534,14 +536,15 @@ class HubRun {
     if (!report_.error.empty()) return;
     CheckState();
     const HubStats s = hub_.Stats();
-    if (s.connections || s.sessions || s.subscription_edges ||
-        s.users_loaded || s.users_online || s.users_away) {
-      Fail("after every socket closed and every grace ran out the hub still "
-           "holds " +
-           std::to_string(s.connections) + " connections, " +
-           std::to_string(s.sessions) + " sessions, " +
-           std::to_string(s.subscription_edges) + " edges, " +
-           std::to_string(s.users_loaded) + " users");
+    if (s.connections || s.sessions || s.subscription_edges || s.users_loaded ||
+        s.users_online || s.users_away) {
+      Fail(
+          "after every socket closed and every grace ran out the hub still "
+          "holds " +
+          std::to_string(s.connections) + " connections, " +
+          std::to_string(s.sessions) + " sessions, " +
+          std::to_string(s.subscription_edges) + " edges, " +
+          std::to_string(s.users_loaded) + " users");
     }
     if (hub_.NextDeadline() && *hub_.NextDeadline() <= now_) {
       Fail("a deadline in the past after HandleTimeout");

@@ -90,12 +90,13 @@ TEST(ConfigTest, DefaultsMatchDesign) {
 }
 
 TEST(ConfigTest, MaxSocketsPerUser) {
-  EXPECT_EQ(ParseOk(WithSecret({"--max-sockets-per-user", "5"}))
-                .max_sockets_per_user,
-            5u);
+  EXPECT_EQ(
+      ParseOk(WithSecret({"--max-sockets-per-user", "5"})).max_sockets_per_user,
+      5u);
   // 0 turns the cap off.
-  EXPECT_EQ(ParseOk(WithSecret({"--max-sockets-per-user=0"})).max_sockets_per_user,
-            0u);
+  EXPECT_EQ(
+      ParseOk(WithSecret({"--max-sockets-per-user=0"})).max_sockets_per_user,
+      0u);
   EXPECT_EQ(ParseError(WithSecret({"--max-sockets-per-user", "-1"})),
             "--max-sockets-per-user: expected a whole number 0-1000000, got "
             "'-1'");
