@@ -154,6 +154,7 @@ class HubRun {
     std::optional<ConnId> conn;
     int64_t grace_until = 0;  // while detached
     std::set<std::string> ever_subscribed;
+    std::set<std::string> subs;  // the current subscription set
   };
 
   void Fail(std::string what) {
@@ -326,6 +327,44 @@ class HubRun {
       if (!auth_frame_) s.status = p->status;
     } else if (const auto* sub = std::get_if<SubscribeFrame>(frame)) {
       s.ever_subscribed.insert(sub->user_ids.begin(), sub->user_ids.end());
+      if (sub->replace) s.subs.clear();
+      s.subs.insert(sub->user_ids.begin(), sub->user_ids.end());
+    } else if (const auto* unsub = std::get_if<UnsubscribeFrame>(frame)) {
+      for (const std::string& id : unsub->user_ids) s.subs.erase(id);
+    }
+  }
+
+  // No lost update: once every timer has settled and a flush has passed,
+  // each live connection's newest view of each target it follows is the
+  // projection now. (A connection that never got a view of a target, as a
+  // resumed one may not, is not judged.)
+  void CheckConverged() {
+    for (const auto& [id, c] : conns_) {
+      if (!c.open || c.session.empty()) continue;
+      auto sit = sessions_.find(c.session);
+      if (sit == sessions_.end() || sit->second.conn != id) continue;
+      const Session& s = sit->second;
+      for (const std::string& target : s.subs) {
+        auto last = c.last_views.find(target);
+        if (last == c.last_views.end()) continue;
+        std::optional<PresenceState> state = hub_.GetState(target);
+        if (!state) {
+          Fail("a followed user " + target + " is not loaded");
+          return;
+        }
+        const StoredUser stored = env_.LoadUser(target);
+        const bool contact = std::find(stored.contacts.begin(),
+                                       stored.contacts.end(),
+                                       s.user) != stored.contacts.end();
+        const View truth = Project(*state, stored.settings,
+                                   ClassifyViewer(s.user, target, contact));
+        if (!(last->second == truth)) {
+          Fail("lost update: viewer " + s.user + " last got " +
+               ViewJson(last->second) + " but the truth is " +
+               ViewJson(truth));
+          return;
+        }
+      }
     }
   }
 
@@ -523,6 +562,21 @@ class HubRun {
 
   // Every socket closed, every grace and flush past: nothing may remain.
   void Quiesce() {
+    // Settle: live peers keep heartbeating while every timer (activity TTL,
+    // grace, dead peers, expiring tokens) runs out; then a flush.
+    const HubConfig& config = hub_.config();
+    for (int round = 0; round < 7; ++round) {
+      for (auto& [id, c] : conns_) {
+        if (c.open && c.answering && !c.session.empty()) {
+          SendFrame(id, HeartbeatFrame{});
+        }
+        if (!report_.error.empty()) return;
+      }
+      AdvanceTo(now_ + config.heartbeat_ms);
+      if (!report_.error.empty()) return;
+    }
+    CheckConverged();
+    if (!report_.error.empty()) return;
     for (auto& [id, c] : conns_) {
       if (!c.open) continue;
       Detach(id, 1000);

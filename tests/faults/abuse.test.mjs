@@ -14,7 +14,9 @@ const socketsGauge = async (server) => metricValue(await metrics(server), 'prese
 
 describe('many sockets from one user (--max-sockets-per-user 5)', () => {
   let server;
-  before(async () => { server = await startServer({ args: ['--max-sockets-per-user', '5'], timeoutMs: 20000 }); });
+  // Long pings: on a loaded box a stalled test process must not get a tab
+  // found dead (which would free a slot); liveness is not under test here.
+  before(async () => { server = await startServer({ args: ['--max-sockets-per-user', '5'], pingMs: 5000, timeoutMs: 20000 }); });
   after(async () => { await server?.stop(); });
 
   test('the 6th socket of a user gets error limit + close 4429; the five stay, others are unaffected, a freed slot is reusable', async (t) => {
@@ -132,7 +134,7 @@ function silentProxy(targetPort) {
 }
 
 describe('half-open TCP (a proxy that silently stops forwarding)', () => {
-  const PING = 300;
+  const PING = 500;
   let server;
   before(async () => { server = await startServer({ pingMs: PING, timeoutMs: 20000, heartbeatMs: 1000, flushMs: 20 }); });
   after(async () => { await server?.stop(); });
