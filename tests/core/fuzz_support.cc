@@ -353,17 +353,17 @@ class HubRun {
           return;
         }
         const StoredUser stored = env_.LoadUser(target);
-        const bool contact = std::find(stored.contacts.begin(),
-                                       stored.contacts.end(),
-                                       s.user) != stored.contacts.end();
+        const bool contact =
+            std::find(stored.contacts.begin(), stored.contacts.end(), s.user) !=
+            stored.contacts.end();
         const View truth = Project(*state, stored.settings,
                                    ClassifyViewer(s.user, target, contact));
         if (!(last->second == truth)) {
           Fail("lost update: viewer " + s.user + " last got " +
-               ViewJson(last->second) + " but the truth is " +
-               ViewJson(truth));
+               ViewJson(last->second) + " but the truth is " + ViewJson(truth));
           return;
         }
+        report_.converged_views++;
       }
     }
   }

@@ -20,6 +20,8 @@
 //  - memory: Stats' connections and sessions equal the model's live ones,
 //    subscription edges are bounded by them, and once every socket is
 //    closed and the graces run out, every gauge is back to zero;
+//  - no lost update: once every timer settled, each live viewer's newest
+//    view of each user it follows is the projection now;
 //  - well-formed output: every frame parses, goes to an open connection,
 //    and Flatten() is FrameBytes() long; timers make progress (no livelock).
 
@@ -49,6 +51,7 @@ struct HubReport {
   uint64_t welcomes = 0;
   uint64_t closes = 0;
   uint64_t aggregation_checks = 0;
+  uint64_t converged_views = 0;  // views found current after the settle
 };
 
 HubReport RunHubSequence(std::string_view data);
