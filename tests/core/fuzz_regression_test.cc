@@ -83,5 +83,26 @@ TEST(FuzzHubTest, ResumeAndExpiringTokens) {
   EXPECT_GE(r.welcomes, 2u);
 }
 
+// Found by a 600 s hub_fuzzer run (build/fuzz/crashes/hub/timeout-2e7cc68d...):
+// libFuzzer reported a 15 s timeout. Replayed alone it takes a few ms: the
+// fuzzer ran at nice 19 on a box with a load of 11 and was starved, not
+// stuck (a real livelock fails inside RunHubSequence: "timers do not make
+// progress"). Kept so the input stays checked in every build.
+TEST(FuzzHubTest, StarvedTimeoutInputRunsClean) {
+  const HubReport r = RunHubSequence(Bytes(
+      {0,   0,   0,   0,   3,   0,   0,   248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 64,  248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248,
+       248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 248, 1,   1,   1,
+       1,   7,   0,   0,   2,   3,   7,   11,  1,   0,   1,   255, 1,   3,
+       0,   12,  10,  10,  0,   2}));
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.welcomes, 5u);
+}
+
 }  // namespace
 }  // namespace presence::fuzz
