@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { connect, http, makeToken, metricValue, metrics, sleep, startServer } from '../server/harness.mjs';
+import {
+  Client, http, makeToken, metricValue, metrics, openSocket, sleep, startServer,
+} from '../server/harness.mjs';
 import { openFds, procStatus, report, waitUntil } from './fault_harness.mjs';
 
 const SOAK_MS = Number(process.env.PRESENCE_SOAK_MS ?? 60000);
@@ -30,11 +32,20 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     const counts = { connects: 0, closes: 0, drops: 0, vanished: 0, frames: 0, http: 0, errors: 0 };
     const idle = { fds: openFds(pid), rssKiB: procStatus(pid).rssKiB };
 
+    // Every client ever made, so none can outlive the test unseen (a
+    // connect that times out under load must still be closed at the end).
+    const every = new Set();
     async function open() {
       const u = pick(users);
       const resume = Math.random() < 0.3 ? sessions.get(u) : undefined;
       try {
-        const c = await connect(server, u, { session: resume, device: pick(['web', 'mobile', 'desktop']) });
+        const c = new Client(await openSocket(server), u);
+        every.add(c);
+        const auth = { type: 'auth', token: makeToken(u), device: pick(['web', 'mobile', 'desktop']) };
+        if (resume) auth.session = resume;
+        c.send(auth);
+        const welcome = await c.waitFor((f) => f.type === 'welcome', 10000, 0, 'welcome');
+        c.session = welcome.session;
         sessions.set(u, c.session);
         c.keepAlive(700);
         live.add(c);
@@ -103,12 +114,16 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     await Promise.all([...live].map((c) => settle(c, Math.random() < 0.5 ? 'drop' : 'close')));
     // Dropped sockets are found dead by pings (2 x 500 ms); graces, TTLs
     // and flushes run out within a few seconds.
-    for (const c of vanished) c.terminate();
+    for (const c of every) if (!c.closed) c.terminate();
+    const GAUGES = ['presence_ws_sockets', 'presence_connections', 'presence_sessions', 'presence_users_loaded', 'presence_subscription_edges'];
+    let gauges = '';
     const text = await waitUntil(async () => {
       const m = await metrics(server);
-      return ['presence_ws_sockets', 'presence_connections', 'presence_sessions', 'presence_users_loaded', 'presence_subscription_edges']
-        .every((g) => metricValue(m, g) === 0) && m;
-    }, 20000, 'every gauge back to 0');
+      gauges = GAUGES.map((g) => `${g}=${metricValue(m, g)}`).join(' ');
+      return GAUGES.every((g) => metricValue(m, g) === 0) && m;
+    }, 40000, 'every gauge back to 0').catch((e) => {
+      throw new Error(`${e.message}: ${gauges}\nserver log tail:\n${server.logs.slice(-3000)}`);
+    });
     // HTTP keep-alive sockets close once fetch's pool lets them go idle.
     await waitUntil(() => openFds(pid) <= idle.fds, 20000, `fds back to idle (${idle.fds}, have ${openFds(pid)})`).catch(() => {});
     const end = { fds: openFds(pid), rssKiB: procStatus(pid).rssKiB };
