@@ -45,7 +45,20 @@ class WsSession : public WsConnection,
   // The HTTP session's tcp_stream (with its timers) is not kept: the
   // websocket stream has its own timeouts, and a bare socket is smaller.
   WsSession(Server& server, beast::tcp_stream&& stream)
-      : server_(server), ws_(stream.release_socket()) {}
+      : server_(server),
+        user_sockets_(server.user_sockets()),
+        ws_(stream.release_socket()) {}
+
+  // The socket cap's count goes down here, not in Gone(): a soak found
+  // sessions that end without Gone() (after a 4409 close), and a count
+  // left behind would lock the user out for good.
+  ~WsSession() override {
+    if (user_.empty()) return;
+    auto it = user_sockets_->find(user_);
+    if (it != user_sockets_->end() && --it->second == 0) {
+      user_sockets_->erase(it);
+    }
+  }
 
   void Run(http::request<http::string_body> request) {
     websocket::stream_base::timeout timeouts;
@@ -144,7 +157,7 @@ class WsSession : public WsConnection,
     if (user_.empty()) {
       if (std::optional<std::string> user = server_.hub().UserOf(conn_)) {
         user_ = std::move(*user);
-        server_.user_sockets()[user_]++;
+        (*user_sockets_)[user_]++;
       }
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -184,8 +197,8 @@ class WsSession : public WsConnection,
     JwtResult jwt =
         VerifyHs256(auth->token, server_.config().jwt_secret, server_.Now());
     if (!jwt.claims) return false;
-    auto it = server_.user_sockets().find(jwt.claims->sub);
-    if (it == server_.user_sockets().end() || it->second < cap) return false;
+    auto it = user_sockets_->find(jwt.claims->sub);
+    if (it == user_sockets_->end() || it->second < cap) return false;
     server_.counters().socket_cap_refusals++;
     server_.log().Warn("websocket " + std::to_string(conn_) + ": user " +
                        jwt.claims->sub + " already holds " +
@@ -350,16 +363,11 @@ class WsSession : public WsConnection,
     }
     server_.hub().HandleClose(conn_, server_.Now());
     server_.RemoveConnection(conn_);
-    if (!user_.empty()) {
-      auto it = server_.user_sockets().find(user_);
-      if (it != server_.user_sockets().end() && --it->second == 0) {
-        server_.user_sockets().erase(it);
-      }
-    }
     server_.Pump();
   }
 
   Server& server_;
+  const std::shared_ptr<Server::UserSockets> user_sockets_;
   // No permessage-deflate: presence frames are small, and a per-socket
   // zlib state would cost far more memory than it saves in bytes.
   websocket::stream<asio::ip::tcp::socket, /*deflateSupported=*/false> ws_;

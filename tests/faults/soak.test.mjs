@@ -5,6 +5,7 @@
 // start, through the run and at the end: they must come back flat, and the
 // hub must hold nothing. docs/faults.md has the long run.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -122,7 +123,9 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
       gauges = GAUGES.map((g) => `${g}=${metricValue(m, g)}`).join(' ');
       return GAUGES.every((g) => metricValue(m, g) === 0) && m;
     }, 40000, 'every gauge back to 0').catch((e) => {
-      throw new Error(`${e.message}: ${gauges}\nserver log tail:\n${server.logs.slice(-3000)}`);
+      // PRESENCE_SOAK_LOG=FILE keeps the whole server log for the hunt.
+      if (process.env.PRESENCE_SOAK_LOG) fs.writeFileSync(process.env.PRESENCE_SOAK_LOG, server.logs);
+      throw new Error(`${e.message}: ${gauges}; server fds ${openFds(pid)} (idle ${idle.fds})\nserver log tail:\n${server.logs.slice(-3000)}`);
     });
     // HTTP keep-alive sockets close once fetch's pool lets them go idle.
     await waitUntil(() => openFds(pid) <= idle.fds, 20000, `fds back to idle (${idle.fds}, have ${openFds(pid)})`).catch(() => {});
