@@ -41,6 +41,7 @@ enum class Field {
   kRatePerSec,
   kRateBurst,
   kMaxQueuedBytes,
+  kMaxSocketsPerUser,
 };
 
 struct FlagSpec {
@@ -110,6 +111,10 @@ constexpr FlagSpec kFlags[] = {
     {"max-queued-bytes", "PRESENCE_MAX_QUEUED_BYTES", "BYTES",
      "unsent bytes per connection, then close 1008", "4194304",
      Field::kMaxQueuedBytes, Kind::kSize, 1, 1024.0 * 1024 * 1024},
+    {"max-sockets-per-user", "PRESENCE_MAX_SOCKETS_PER_USER", "N",
+     "authenticated sockets per user, then error limit + close 4429 (0: no "
+     "cap)",
+     "64", Field::kMaxSocketsPerUser, Kind::kSize, 0, 1'000'000},
 };
 
 // Secrets larger than this are surely the wrong file.
@@ -272,7 +277,9 @@ std::optional<std::string> Apply(const FlagSpec& spec, std::string_view who,
           static_cast<double>(*n) > spec.max) {
         return name + ": expected a whole number " +
                FormatRange(spec.min, spec.max) +
-               (spec.kind == Kind::kMs ? " (milliseconds)" : " (bytes)") +
+               (spec.kind == Kind::kMs                 ? " (milliseconds)"
+                : spec.field == Field::kMaxQueuedBytes ? " (bytes)"
+                                                       : "") +
                ", got " + Quote(value);
       }
       const int64_t v = static_cast<int64_t>(*n);
@@ -297,6 +304,9 @@ std::optional<std::string> Apply(const FlagSpec& spec, std::string_view who,
           break;
         case Field::kMaxQueuedBytes:
           config.max_queued_bytes = static_cast<size_t>(*n);
+          break;
+        case Field::kMaxSocketsPerUser:
+          config.max_sockets_per_user = static_cast<size_t>(*n);
           break;
         default:
           break;

@@ -47,6 +47,10 @@ struct Config {
   double rate_per_sec = RateLimit{}.frames_per_second;
   double rate_burst = RateLimit{}.burst;
   size_t max_queued_bytes = 4 * 1024 * 1024;  // per connection, then 1008
+  // Authenticated sockets one user may hold on this server; the next auth
+  // gets `limit` and close 4429. 0: no cap. A person has a few tabs and
+  // devices; hundreds of sockets under one token is a bug or abuse.
+  size_t max_sockets_per_user = 64;
 };
 
 struct ConfigResult {

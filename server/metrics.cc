@@ -93,6 +93,10 @@ std::string RenderMetrics(const HubStats& hub, const ServerCounters& server,
             "Connections closed with 1008 because their write queue grew "
             "past the limit.",
             server.slow_reader_closes);
+  w.Counter("presence_socket_cap_refusals_total",
+            "Auths refused with 4429: the user already held "
+            "--max-sockets-per-user sockets.",
+            server.socket_cap_refusals);
   w.Counter("presence_ws_upgrades_total", "WebSocket upgrades accepted.",
             server.ws_upgrades);
   w.Counter("presence_ws_origin_rejected_total",

@@ -22,7 +22,8 @@ struct ServerCounters {
   uint64_t ws_upgrades = 0;
   uint64_t ws_origin_rejected = 0;
   uint64_t slow_reader_closes = 0;
-  uint64_t last_seen_writes = 0;  // rows handed to the store
+  uint64_t socket_cap_refusals = 0;  // auths over max_sockets_per_user
+  uint64_t last_seen_writes = 0;     // rows handed to the store
   uint64_t store_errors = 0;
   std::map<std::string, uint64_t> http_requests;  // by route name
 };

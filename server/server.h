@@ -80,6 +80,12 @@ class Server {
   }
   bool stopping() const { return stopping_; }
   ConnId AddConnection(std::weak_ptr<WsConnection> connection);
+  // Authenticated sockets per user (Config::max_sockets_per_user); each
+  // WsSession counts itself in when the hub accepts its auth and out in its
+  // destructor. Shared so a session destroyed by any path (even after the
+  // server itself, at exit) can still count itself out.
+  using UserSockets = std::unordered_map<std::string, size_t>;
+  const std::shared_ptr<UserSockets>& user_sockets() { return user_sockets_; }
   void RemoveConnection(ConnId conn);
   std::string MetricsText();
 
@@ -112,6 +118,7 @@ class Server {
   ServerCounters counters_;
 
   std::unordered_map<ConnId, std::weak_ptr<WsConnection>> conns_;
+  std::shared_ptr<UserSockets> user_sockets_ = std::make_shared<UserSockets>();
   ConnId next_conn_ = 1;
   int64_t last_now_ = 0;
   bool pumping_ = false;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "jwt.h"
 #include "presence/codec.h"
 #include "presence/protocol.h"
 #include "server.h"
@@ -44,7 +45,20 @@ class WsSession : public WsConnection,
   // The HTTP session's tcp_stream (with its timers) is not kept: the
   // websocket stream has its own timeouts, and a bare socket is smaller.
   WsSession(Server& server, beast::tcp_stream&& stream)
-      : server_(server), ws_(stream.release_socket()) {}
+      : server_(server),
+        user_sockets_(server.user_sockets()),
+        ws_(stream.release_socket()) {}
+
+  // The socket cap's count goes down here, not in Gone(): a soak found
+  // sessions that end without Gone() (after a 4409 close), and a count
+  // left behind would lock the user out for good.
+  ~WsSession() override {
+    if (user_.empty()) return;
+    auto it = user_sockets_->find(user_);
+    if (it != user_sockets_->end() && --it->second == 0) {
+      user_sockets_->erase(it);
+    }
+  }
 
   void Run(http::request<http::string_body> request) {
     websocket::stream_base::timeout timeouts;
@@ -131,11 +145,21 @@ class WsSession : public WsConnection,
       return;
     }
     const auto data = buffer_.data();
+    const std::string_view text(static_cast<const char*>(data.data()),
+                                data.size());
+    if (user_.empty() && OverSocketCap(text)) {
+      buffer_.consume(buffer_.size());
+      DoRead();  // completes the close handshake
+      return;
+    }
     const auto started = std::chrono::steady_clock::now();
-    server_.hub().HandleText(
-        conn_,
-        std::string_view(static_cast<const char*>(data.data()), data.size()),
-        server_.Now());
+    server_.hub().HandleText(conn_, text, server_.Now());
+    if (user_.empty()) {
+      if (std::optional<std::string> user = server_.hub().UserOf(conn_)) {
+        user_ = std::move(*user);
+        (*user_sockets_)[user_]++;
+      }
+    }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     if (took >= kSlowFrame) {
@@ -153,6 +177,44 @@ class WsSession : public WsConnection,
     server_.Pump();
     // Keep reading even while closing: the read completes the handshake.
     DoRead();
+  }
+
+  // True (and the socket refused with `limit` + 4429) if `text` is an auth
+  // frame with a valid token whose user already holds
+  // Config::max_sockets_per_user sockets here. Checked before the hub sees
+  // the frame, so a refused socket creates no session, no presence change
+  // and nothing the hub must forget later: a client opening sockets in a
+  // loop costs one parse and one HMAC per attempt. Anything else goes on to
+  // the hub, which refuses bad frames and tokens itself.
+  bool OverSocketCap(std::string_view text) {
+    const size_t cap = server_.config().max_sockets_per_user;
+    if (cap == 0) return false;
+    Parsed<ClientFrame> parsed = ParseClientFrame(text);
+    const auto* frame = std::get_if<ClientFrame>(&parsed);
+    const auto* auth =
+        frame != nullptr ? std::get_if<AuthFrame>(frame) : nullptr;
+    if (auth == nullptr) return false;
+    JwtResult jwt =
+        VerifyHs256(auth->token, server_.config().jwt_secret, server_.Now());
+    if (!jwt.claims) return false;
+    auto it = user_sockets_->find(jwt.claims->sub);
+    if (it == user_sockets_->end() || it->second < cap) return false;
+    server_.counters().socket_cap_refusals++;
+    server_.log().Warn("websocket " + std::to_string(conn_) + ": user " +
+                       jwt.claims->sub + " already holds " +
+                       std::to_string(it->second) + " sockets; refused");
+    Transmit error;
+    error.conn = conn_;
+    error.text = Serialize(ServerFrame{ErrorFrame{
+        ErrorCode::kLimit, "too many connections for this user (max " +
+                               std::to_string(cap) + ")"}});
+    Deliver(std::move(error));
+    // The hub never authenticated it: closing its side keeps its count of
+    // unauthenticated sockets (and their auth timers) right.
+    server_.hub().HandleClose(conn_, server_.Now());
+    StartClose(kCloseTooManySockets, "too many connections");
+    server_.Pump();
+    return true;
   }
 
   void MaybeWrite() {
@@ -305,11 +367,13 @@ class WsSession : public WsConnection,
   }
 
   Server& server_;
+  const std::shared_ptr<Server::UserSockets> user_sockets_;
   // No permessage-deflate: presence frames are small, and a per-socket
   // zlib state would cost far more memory than it saves in bytes.
   websocket::stream<asio::ip::tcp::socket, /*deflateSupported=*/false> ws_;
   beast::flat_buffer buffer_;
   ConnId conn_ = 0;
+  std::string user_;  // once the hub accepted its auth (the socket cap)
   std::deque<Transmit> queue_;  // front is on the wire while writing_
   size_t queued_bytes_ = 0;
   size_t writing_bytes_ = 0;

@@ -86,6 +86,20 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_DOUBLE_EQ(c.rate_per_sec, 20);
   EXPECT_DOUBLE_EQ(c.rate_burst, 60);
   EXPECT_EQ(c.max_queued_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c.max_sockets_per_user, 64u);
+}
+
+TEST(ConfigTest, MaxSocketsPerUser) {
+  EXPECT_EQ(
+      ParseOk(WithSecret({"--max-sockets-per-user", "5"})).max_sockets_per_user,
+      5u);
+  // 0 turns the cap off.
+  EXPECT_EQ(
+      ParseOk(WithSecret({"--max-sockets-per-user=0"})).max_sockets_per_user,
+      0u);
+  EXPECT_EQ(ParseError(WithSecret({"--max-sockets-per-user", "-1"})),
+            "--max-sockets-per-user: expected a whole number 0-1000000, got "
+            "'-1'");
 }
 
 TEST(ConfigTest, EveryFlagWithSeparateValue) {
@@ -496,6 +510,7 @@ TEST(ConfigTest, HelpListsEveryFlagItsVariableAndDefault) {
       {"--rate-per-sec", "PRESENCE_RATE_PER_SEC"},
       {"--rate-burst", "PRESENCE_RATE_BURST"},
       {"--max-queued-bytes", "PRESENCE_MAX_QUEUED_BYTES"},
+      {"--max-sockets-per-user", "PRESENCE_MAX_SOCKETS_PER_USER"},
       {"--help", ""},
   };
   for (const auto& [flag, env] : flags) {
@@ -528,7 +543,7 @@ TEST(ConfigTest, EveryFlagInHelpIsAccepted) {
     ConfigResult r = Parse(WithSecret({"--" + name + "=x"}));
     EXPECT_EQ(r.error.find("unknown flag"), std::string::npos) << name;
   }
-  EXPECT_EQ(seen, 20);
+  EXPECT_EQ(seen, 21);
 }
 
 TEST(ConfigTest, NoEnvironmentFunctionIsFine) {

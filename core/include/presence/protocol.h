@@ -37,6 +37,7 @@ inline constexpr int kCloseTooBig = 1009;        // frame over kMaxFrameBytes
 inline constexpr int kCloseUnauthorized = 4401;  // bad, expired or no token
 inline constexpr int kCloseTimeout = 4408;       // dead (pings) or silent
 inline constexpr int kCloseSessionMoved = 4409;  // resumed on a newer socket
+inline constexpr int kCloseTooManySockets = 4429;  // per-user socket cap
 
 // ---- client -> server ----
 
