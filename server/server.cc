@@ -240,8 +240,15 @@ void Server::FlushLastSeen() {
 
 ConnId Server::AddConnection(std::weak_ptr<WsConnection> connection) {
   const ConnId id = next_conn_++;
+  // Now and then, forget sessions that ended without RemoveConnection
+  // (seen after a 4409 close): amortized O(1), so the map stays bounded.
+  if (id % 1024 == 0) PruneConnections();
   conns_.emplace(id, std::move(connection));
   return id;
+}
+
+void Server::PruneConnections() {
+  std::erase_if(conns_, [](const auto& entry) { return entry.second.expired(); });
 }
 
 void Server::RemoveConnection(ConnId conn) {
@@ -250,6 +257,8 @@ void Server::RemoveConnection(ConnId conn) {
 }
 
 std::string Server::MetricsText() {
+  // The gauge counts live sockets only.
+  PruneConnections();
   counters_.ws_sockets = conns_.size();
   return RenderMetrics(hub_->Stats(), counters_, ResidentBytes());
 }

@@ -94,6 +94,8 @@ class Server {
   void WaitForSignal();
   void DoAccept();
   void ArmHubTimer();
+  // Drops connection entries whose session is gone.
+  void PruneConnections();
   void ArmLastSeenTimer();
   void FlushLastSeen();
   void BeginShutdown(const std::string& why);
