@@ -306,8 +306,8 @@ struct Hub::Impl {
       int64_t activity_at = s.activity ? u.activity_at_ms : 0;
       if (shares != nullptr) {
         for (const auto& [node, share] : *shares) {
-          if (share.activity && (!s.activity || share.activity_at_ms >
-                                                    activity_at)) {
+          if (share.activity &&
+              (!s.activity || share.activity_at_ms > activity_at)) {
             s.activity = share.activity;
             activity_at = share.activity_at_ms;
           }
@@ -336,10 +336,9 @@ struct Hub::Impl {
     for (const Session* session : u.sessions) {
       share.sessions.push_back({session->id, session->epoch});
     }
-    std::sort(share.sessions.begin(), share.sessions.end(),
-              [](const SessionRef& a, const SessionRef& b) {
-                return a.id < b.id;
-              });
+    std::sort(
+        share.sessions.begin(), share.sessions.end(),
+        [](const SessionRef& a, const SessionRef& b) { return a.id < b.id; });
     return share;
   }
 
@@ -639,8 +638,7 @@ struct Hub::Impl {
 
   // Removes every share of node `name`; users it kept active get
   // `last_seen_ms` (the last moment the node vouched for them).
-  void DropNode(const std::string& name, int64_t last_seen_ms,
-                int64_t now_ms) {
+  void DropNode(const std::string& name, int64_t last_seen_ms, int64_t now_ms) {
     auto it = nodes.find(name);
     if (it == nodes.end()) return;
     std::vector<std::string> users(it->second.users.begin(),

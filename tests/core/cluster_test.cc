@@ -142,8 +142,8 @@ TEST_F(ClusterRule, UserOnAnotherNodeIsSeenOnlineAwayTypingOffline) {
 TEST_F(ClusterRule, StatusIsTheBestSessionOnAnyNode) {
   ConnId watcher = C().Connect("carol");
   C().Subscribe(watcher, {"bob"});
-  ConnId phone = A().Connect("bob", Device::kMobile, std::nullopt,
-                             Status::kAway);
+  ConnId phone =
+      A().Connect("bob", Device::kMobile, std::nullopt, Status::kAway);
   Settle();
   EXPECT_EQ(C().LastView(watcher, "bob"),
             (View{"bob", Status::kAway, std::nullopt, Device::kMobile}));

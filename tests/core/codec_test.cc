@@ -315,8 +315,7 @@ TEST(CodecTest, ParsesBulk) {
 TEST(CodecTest, ParsesErrorWithEveryCode) {
   for (ErrorCode code :
        {ErrorCode::kUnauthorized, ErrorCode::kForbidden, ErrorCode::kBadRequest,
-        ErrorCode::kRateLimited, ErrorCode::kLimit,
-        ErrorCode::kUnavailable}) {
+        ErrorCode::kRateLimited, ErrorCode::kLimit, ErrorCode::kUnavailable}) {
     const std::string text = R"({"type":"error","code":")" +
                              std::string(ToString(code)) +
                              R"(","message":"why"})";
@@ -333,8 +332,7 @@ TEST(CodecTest, ErrorCodeNamesRoundTrip) {
   EXPECT_EQ(ToString(ErrorCode::kLimit), "limit");
   for (ErrorCode code :
        {ErrorCode::kUnauthorized, ErrorCode::kForbidden, ErrorCode::kBadRequest,
-        ErrorCode::kRateLimited, ErrorCode::kLimit,
-        ErrorCode::kUnavailable}) {
+        ErrorCode::kRateLimited, ErrorCode::kLimit, ErrorCode::kUnavailable}) {
     EXPECT_EQ(ParseErrorCode(ToString(code)), code);
   }
   for (std::string_view bad : {"", "Forbidden", "bad-request", "limits"}) {
