@@ -156,12 +156,28 @@ void Cluster::Resync() {
   writes.push_back({"SADD", "presence:nodes", node_id_});
   writes.push_back({"PUBLISH", channel_,
                     EncodeMessage({ClusterMessage::Type::kSync, node_id_})});
-  if (store_->Pipeline(writes).empty()) return;  // LinkFailed is posted
+  // A Redis still loading its AOF answers errors (LOADING): not ready yet.
+  auto failed = [this](const std::vector<RedisReplyPtr>& replies) {
+    if (replies.empty()) return true;  // LinkFailed is already posted
+    for (const RedisReplyPtr& r : replies) {
+      if (r->type == REDIS_REPLY_ERROR) {
+        const std::string why =
+            "resync: " + std::string(r->str, std::min<size_t>(r->len, 200));
+        const uint64_t generation = generation_;
+        asio::post(server_.io(), [this, why, generation] {
+          if (generation == generation_) LinkFailed(why);
+        });
+        return true;
+      }
+    }
+    return false;
+  };
+  if (failed(store_->Pipeline(writes))) return;
 
   // 2. Every other live node's state.
   std::vector<RedisReplyPtr> members =
       store_->Pipeline({{"SMEMBERS", "presence:nodes"}});
-  if (members.empty()) return;
+  if (failed(members)) return;
   std::vector<std::string> others;
   if (members[0]->type == REDIS_REPLY_ARRAY) {
     for (size_t i = 0; i < members[0]->elements; ++i) {
@@ -172,7 +188,7 @@ void Cluster::Resync() {
   for (const std::string& node : others) {
     std::vector<RedisReplyPtr> alive =
         store_->Pipeline({{"EXISTS", AliveKey(node)}});
-    if (alive.empty()) return;
+    if (failed(alive)) return;
     if (alive[0]->type == REDIS_REPLY_INTEGER && alive[0]->integer == 0) {
       // Gone for good (its TTL ran out); our hub expires what it knew.
       store_->Pipeline({{"SREM", "presence:nodes", node}});
@@ -184,11 +200,18 @@ void Cluster::Resync() {
 
   // 3. Users loaded fail-closed while Redis was away get their settings.
   const int64_t now = server_.Now();
-  for (const std::string& user : store_->TakeProvisional()) {
+  std::vector<std::string> provisional = store_->TakeProvisional();
+  for (size_t i = 0; i < provisional.size(); ++i) {
+    const std::string& user = provisional[i];
     std::optional<PrivacySettings> settings = store_->ReadSettings(user);
     std::optional<std::vector<std::string>> contacts =
         store_->ReadContacts(user);
-    if (!settings || !contacts) return;
+    if (!settings || !contacts) {
+      // Still fail-closed: keep them for the next resync.
+      store_->KeepProvisional({provisional.begin() + i, provisional.end()});
+      if (store_->connected()) LinkFailed("resync: " + store_->error());
+      return;
+    }
     hub.UpdateSettings(user, *settings, now);
     hub.UpdateContacts(user, *contacts, now);
   }

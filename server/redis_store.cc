@@ -32,8 +32,13 @@ bool IsError(const redisReply* r) {
   return r == nullptr || r->type == REDIS_REPLY_ERROR;
 }
 
+// The text of a string, status or error reply.
 std::string_view Str(const redisReply* r) {
-  if (r == nullptr || r->type != REDIS_REPLY_STRING) return {};
+  if (r == nullptr ||
+      (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_ERROR &&
+       r->type != REDIS_REPLY_STATUS)) {
+    return {};
+  }
   return {r->str, r->len};
 }
 
@@ -142,9 +147,16 @@ StoredUser RedisStore::Load(std::string_view user_id) {
     provisional_.insert(std::string(user_id));
     return FailClosed();
   }
+  if (IsError(r[0].get()) || IsError(r[1].get())) {
+    // Redis answered but could not serve (e.g. LOADING after a restart):
+    // private until the next resync reloads the user.
+    log_->Warn("redis: cannot read user " + std::string(user_id) + ": " +
+               std::string(Str(IsError(r[0].get()) ? r[0].get() : r[1].get())));
+    provisional_.insert(std::string(user_id));
+    return FailClosed();
+  }
   StoredUser user;
-  bool corrupt = IsError(r[0].get()) || IsError(r[1].get());
-  if (corrupt) user.settings = FailClosed().settings;
+  bool corrupt = false;
   if (r[0]->type == REDIS_REPLY_STRING) {
     std::optional<PrivacySettings> s = DecodeSettings(Str(r[0].get()));
     corrupt |= !s;

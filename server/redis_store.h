@@ -69,6 +69,10 @@ class RedisStore : public UserStore {
       const std::vector<std::vector<std::string>>& commands);
   // Users answered fail-closed since the last call.
   std::vector<std::string> TakeProvisional();
+  // Puts back users whose settings could not be reloaded.
+  void KeepProvisional(const std::vector<std::string>& users) {
+    provisional_.insert(users.begin(), users.end());
+  }
 
   // The most private answer, for a user whose settings cannot be read.
   static StoredUser FailClosed();

@@ -1032,6 +1032,11 @@ void Hub::ReplaceRemoteNode(std::string_view node,
   if (!config_.cluster) return;
   Impl& m = *impl_;
   const std::string name(node);
+  // Users the snapshot no longer holds were last vouched for when we last
+  // heard from the node before it.
+  auto known = m.nodes.find(name);
+  const int64_t vouched_ms =
+      known == m.nodes.end() ? now_ms : known->second.heard_ms;
   Impl::RemoteNode& n = m.TouchNode(node, now_ms);
   std::unordered_set<std::string> keep;
   for (const NodeShare& share : shares) {
@@ -1044,6 +1049,13 @@ void Hub::ReplaceRemoteNode(std::string_view node,
   for (const std::string& user_id : gone) {
     NodeShare removal;
     removal.user_id = user_id;
+    auto r = m.remote.find(user_id);
+    if (r != m.remote.end()) {
+      auto share = r->second.find(name);
+      if (share != r->second.end() && m.Active(share->second.status)) {
+        removal.last_seen_ms = vouched_ms;
+      }
+    }
     m.ApplyShare(name, n, removal, now_ms);
   }
   for (const NodeShare& share : shares) {
@@ -1058,7 +1070,21 @@ void Hub::HandleRemoteAlive(std::string_view node, int64_t now_ms) {
 
 void Hub::HandleRemoteGone(std::string_view node, int64_t now_ms) {
   if (!config_.cluster) return;
-  impl_->DropNode(std::string(node), now_ms, now_ms);
+  Impl& m = *impl_;
+  const std::string name(node);
+  auto it = m.nodes.find(name);
+  if (it == m.nodes.end()) return;
+  if (config_.leave_grace_ms <= 0) {
+    m.DropNode(name, now_ms, now_ms);
+    return;
+  }
+  // As a cleanly closed socket: its users get the leave grace to reconnect
+  // to another node (a rolling deploy does not flap anyone offline), and
+  // those who do not go offline with the moment the node left as last seen.
+  Impl::RemoteNode& n = it->second;
+  n.heard_ms = now_ms;
+  n.expires_at_ms = now_ms + config_.leave_grace_ms;
+  m.ScheduleNode(name, n);
 }
 
 void Hub::SetClusterLink(bool up, int64_t now_ms) {

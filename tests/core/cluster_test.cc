@@ -244,18 +244,25 @@ TEST_F(ClusterRule, HeartbeatsAloneKeepANodesUsers) {
   EXPECT_EQ(A().hub.GetState("bob")->status, Status::kOnline);
 }
 
-TEST_F(ClusterRule, ANodeThatLeavesCleanlyTakesItsUsersOfflineAtOnce) {
+TEST_F(ClusterRule, ANodeThatLeavesCleanlyGivesItsUsersTheLeaveGrace) {
   SetContacts("bob", {"alice"});
+  SetContacts("carol", {"alice"});
   ConnId alice = A().Connect("alice");
-  A().Subscribe(alice, {"bob"});
+  A().Subscribe(alice, {"bob", "carol"});
   B().Connect("bob");
+  B().Connect("carol");
   Settle();
+  A().Forget(alice);
   link_[1] = false;
   const int64_t gone_at = A().now;
   A().hub.HandleRemoteGone("B", gone_at);
-  Advance(100);
-  EXPECT_EQ(A().LastView(alice, "bob"),
-            (View{"bob", Status::kOffline, gone_at}));
+  // carol's client reconnects to C within the grace (a rolling deploy).
+  Advance(200);
+  C().Connect("carol");
+  Advance(1000);  // past the 500 ms grace
+  EXPECT_EQ(A().ViewsOf(alice, "bob"),
+            (std::vector<View>{{"bob", Status::kOffline, gone_at}}));
+  EXPECT_TRUE(A().ViewsOf(alice, "carol").empty()) << "carol never flapped";
 }
 
 TEST_F(ClusterRule, WhileTheLinkIsDownNothingExpiresAndClientsAreTold) {
@@ -293,14 +300,19 @@ TEST_F(ClusterRule, AResyncReplacesANodesWholeState) {
   A().Subscribe(alice, {"bob", "carol"});
   NodeShare bob{"bob", Status::kOnline, Device::kWeb, A().now};
   NodeShare carol{"carol", Status::kAway, Device::kMobile, A().now};
+  const int64_t heard = A().now;  // the last time A hears from B
   A().hub.ReplaceRemoteNode("B", {bob, carol}, A().now);
   A().Advance(100);
   EXPECT_EQ(A().LastView(alice, "bob")->status, Status::kOnline);
   EXPECT_EQ(A().LastView(alice, "carol")->status, Status::kAway);
-  // B's snapshot after the outage no longer holds bob.
+  // B's snapshot after the outage no longer holds bob: offline, last
+  // vouched for when B was last heard from.
+  SetContacts("bob", {"alice"});
+  A().hub.UpdateContacts("bob", {"alice"}, A().now);
+  A().Advance(1000);
   A().hub.ReplaceRemoteNode("B", {carol}, A().now);
   A().Advance(100);
-  EXPECT_EQ(A().LastView(alice, "bob"), (View{"bob"}));
+  EXPECT_EQ(A().LastView(alice, "bob"), (View{"bob", Status::kOffline, heard}));
   EXPECT_EQ(A().hub.Stats().remote_shares, 1u);
 }
 

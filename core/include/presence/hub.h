@@ -16,7 +16,7 @@
 //   HandleRemoteShare(node, share)   another node's share of one user
 //   ReplaceRemoteNode(node, shares)  that node's whole state (a resync)
 //   HandleRemoteAlive(node)          the node is alive (its heartbeat)
-//   HandleRemoteGone(node)           the node left cleanly
+//   HandleRemoteGone(node)           the node left cleanly (leave grace)
 //   SetClusterLink(up)               the link to the other nodes dropped
 //                                    or returned
 // Outputs, polled after any input:
@@ -178,7 +178,8 @@ class Hub {
   void ReplaceRemoteNode(std::string_view node,
                          const std::vector<NodeShare>& shares, int64_t now_ms);
   void HandleRemoteAlive(std::string_view node, int64_t now_ms);
-  // The node shut down cleanly: its shares go now, last seen = now.
+  // The node shut down cleanly: its shares go after leave_grace_ms (time
+  // for its clients to reconnect elsewhere), last seen = now.
   void HandleRemoteGone(std::string_view node, int64_t now_ms);
   void SetClusterLink(bool up, int64_t now_ms);
 
