@@ -129,10 +129,17 @@ void Cluster::Connect() {
 }
 
 void Cluster::OnPartUp() {
-  if (state_ == State::kConnecting && subscribed_ && pub_.connected() &&
-      store_->connected()) {
-    Resync();
+  if (state_ != State::kConnecting || !subscribed_ || !pub_.connected() ||
+      !store_->connected()) {
+    return;
   }
+  // Posted: this runs inside a hiredis callback (hiredis 0.14 does not
+  // guard its connect callback against the context being freed in it),
+  // and a resync that fails drops every connection.
+  const uint64_t generation = generation_;
+  asio::post(server_.io(), [this, generation] {
+    if (generation == generation_ && state_ == State::kConnecting) Resync();
+  });
 }
 
 void Cluster::Resync() {

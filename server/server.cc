@@ -253,6 +253,9 @@ void Server::ArmLastSeenTimer() {
 
 void Server::FlushLastSeen() {
   if (pending_last_seen_.empty()) return;
+  // Kept (LoadUser still sees them) until Redis is back, without an error
+  // per second for an outage the cluster already reports.
+  if (cluster_ && !cluster_->up()) return;
   std::vector<LastSeenUpdate> batch;
   batch.reserve(pending_last_seen_.size());
   for (const auto& [user, ms] : pending_last_seen_) batch.push_back({user, ms});
