@@ -58,7 +58,7 @@ Cluster::Cluster(Server& server, RedisStore* store, RedisUrl url,
       pub_(server.io()),
       retry_timer_(server.io()),
       tick_timer_(server.io()),
-      backoff_(BackoffPolicy{100, 2000}, std::random_device{}()) {
+      backoff_(BackoffPolicy{100, 1000}, std::random_device{}()) {
   // Posted: a store failure can happen inside a hub input (LoadUser), and
   // the hub must not be re-entered from there.
   store_->set_on_failure([this](const std::string& why) {

@@ -19,7 +19,7 @@
 // need at once (see redis_store.h for why). All three are one "link": if
 // any fails, all are dropped, the hub is told (clients get `unavailable`,
 // remote state freezes, /healthz answers 503, presence_redis_up is 0), and
-// the link is rebuilt with jittered backoff (100 ms doubling to 2 s). Once
+// the link is rebuilt with jittered backoff (100 ms doubling to 1 s). Once
 // subscribed again the node rewrites its whole hash from the hub's
 // LocalShares, reads every live node's hash (ReplaceRemoteNode), reloads the
 // settings of users it had to load fail-closed, and only then reports up.
