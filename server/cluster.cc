@@ -93,6 +93,7 @@ void Cluster::Connect() {
   state_ = State::kConnecting;
   subscribed_ = false;
   heartbeat_sent_ms_.reset();
+  connect_started_ms_ = server_.Now();
   const uint64_t generation = ++generation_;
   std::string error;
   if (!store_->Connect(&error)) {
@@ -371,8 +372,14 @@ void Cluster::ArmTick() {
 }
 
 void Cluster::Tick() {
-  if (state_ != State::kUp) return;
   const int64_t now = server_.Now();
+  if (state_ == State::kConnecting &&
+      now - connect_started_ms_ > std::max<int64_t>(3 * refresh_ms_, 2000)) {
+    // Connected but never answered (a stopped or half-open Redis).
+    LinkFailed("no answer from redis while connecting");
+    return;
+  }
+  if (state_ != State::kUp) return;
   if (heartbeat_sent_ms_ &&
       now - *heartbeat_sent_ms_ > std::max<int64_t>(2 * refresh_ms_, 1000)) {
     LinkFailed("no reply to the heartbeat");

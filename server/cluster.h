@@ -25,7 +25,8 @@
 // settings of users it had to load fail-closed, and only then reports up.
 // A Redis that accepts the connection but stops answering is caught by the
 // heartbeat: no reply to it within 2 refresh intervals (min 1 s) is a
-// failure too.
+// failure too, and so is a reconnect that is not synced within 3 refresh
+// intervals (min 2 s).
 //
 // Runs on the server's io thread; not thread-safe.
 
@@ -112,6 +113,7 @@ class Cluster {
   uint64_t generation_ = 0;  // of the current connection attempt
   bool subscribed_ = false;
   std::optional<int64_t> heartbeat_sent_ms_;  // unanswered heartbeat
+  int64_t connect_started_ms_ = 0;
   ClusterCounters counters_;
 };
 

@@ -391,6 +391,34 @@ describe('cluster: three nodes on one Redis', () => {
     assert.deepEqual(w.viewsOf(moves, m).filter((v) => v.status !== 'online'), [], 'the user who moved never flapped');
   });
 
+  test('a Redis that stops answering (SIGSTOP) is detected by the heartbeat; the nodes recover on SIGCONT', (t) => withLogs([A, B, C], async () => {
+    const user = uid('frozen');
+    const w = keep(await connect(A, uid('wf')));
+    keep(await connect(B, user));
+    await w.subscribe([user]);
+    await w.waitForView(user, online, 3000);
+    const m = w.mark();
+    const stoppedAt = Date.now();
+    redis.proc.kill('SIGSTOP');
+    try {
+      const degradedAt = await waitHealth([A, B, C], 503, 5000);
+      await w.waitForError('unavailable', 3000, m);
+      t.diagnostic(`hung redis detected ${degradedAt - stoppedAt} ms after SIGSTOP`);
+      assert.ok(degradedAt - stoppedAt < 3000);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    const resumedAt = Date.now();
+    const healthyAt = await waitHealth([A, B, C], 200, 10000);
+    t.diagnostic(`healthy ${healthyAt - resumedAt} ms after SIGCONT`);
+    assert.deepEqual(w.viewsOf(user, m), [], 'the user on B never flapped');
+    const m2 = w.mark();
+    const late = keep(await connect(C, uid('late2')));
+    late.send({ type: 'presence_subscribe', userIds: [user] });
+    assertView((await late.waitForView(user, () => true, 3000)), { userId: user, status: 'online', device: 'web' }, 'state after recovery');
+    assert.deepEqual(w.viewsOf(user, m2), []);
+  }));
+
   test('Redis stopped and restarted: nodes degrade visibly, then recover by themselves without losing settings', (t) => withLogs([A, B, C], async () => {
     const target = uid('survivor');
     const contact = uid('friend');
