@@ -26,8 +26,12 @@ constexpr auto kLastSeenFlushInterval = std::chrono::seconds(1);
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
 // After accept fails (EMFILE...), wait before trying again, not spin.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-// Bounds how long one synchronous Redis call may stall the loop.
-constexpr auto kRedisCommandTimeout = std::chrono::milliseconds(500);
+// Bounds how long one synchronous Redis call may stall the loop (a hung
+// Redis): at most 500 ms, and under pingMs so that a stall never makes the
+// hub find live sockets silent (2 x pingMs without an answer is dead).
+std::chrono::milliseconds RedisCommandTimeout(int64_t ping_ms) {
+  return std::chrono::milliseconds(std::clamp<int64_t>(ping_ms / 2, 50, 500));
+}
 
 std::string HostForUrl(const std::string& host) {
   if (host.find(':') != std::string::npos) return "[" + host + "]";
@@ -56,7 +60,8 @@ int Server::Run() {
       return 1;
     }
     // Settings, contacts and last seen live in Redis: --db is not used.
-    store_ = std::make_unique<RedisStore>(*redis, kRedisCommandTimeout, log_);
+    store_ = std::make_unique<RedisStore>(
+        *redis, RedisCommandTimeout(config_.ping_ms), log_);
   } else {
     store_ = Store::Open(config_.db, &error);
     if (store_ == nullptr) {
