@@ -7,6 +7,8 @@
 #include <memory>
 #include <system_error>
 
+#include "redis_url.h"
+
 namespace presence::server {
 namespace {
 
@@ -246,9 +248,14 @@ std::optional<std::string> Apply(const FlagSpec& spec, std::string_view who,
         case Field::kStatic:
           config.static_dir = std::move(v);
           break;
-        case Field::kRedis:
+        case Field::kRedis: {
+          std::string error;
+          if (!v.empty() && !ParseRedisUrl(v, &error)) {
+            return name + ": " + error + ", got " + Quote(v);
+          }
           config.redis = std::move(v);
           break;
+        }
         case Field::kJwtSecret:
           secret.secret = std::move(v);
           secret.secret_name = name;

@@ -42,7 +42,7 @@ struct Config {
   bool dev = false;        // POST /api/dev/token
   LogLevel log_level = LogLevel::kInfo;
   std::vector<std::string> allow_origins;  // WebSocket Origin allow-list
-  std::string redis;                       // cluster mode (later)
+  std::string redis;  // cluster mode: redis://HOST[:PORT][/DB] (redis_url.h)
   // Limits (DESIGN.md "Limits"); flags too, for tests and operators.
   double rate_per_sec = RateLimit{}.frames_per_second;
   double rate_burst = RateLimit{}.burst;

@@ -193,6 +193,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (path == "/healthz") {
       Count("healthz");
       if (method != http::verb::get) return SendNotAllowed(req, "GET");
+      if (Cluster* cluster = server_.cluster()) {
+        // A node without Redis cannot show other nodes' users nor store
+        // settings: the load balancer should prefer another node.
+        const bool up = server_.Healthy();
+        Send(Json(req,
+                  up ? http::status::ok : http::status::service_unavailable,
+                  json{{"status", up ? "ok" : "unavailable"},
+                       {"redis", up ? "up" : "down"},
+                       {"node", cluster->node_id()}}));
+        return;
+      }
       Send(Json(req, http::status::ok, json{{"status", "ok"}}));
       return;
     }
@@ -237,8 +248,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     std::optional<std::string> user = Authenticate(req);
     if (!user) return;
-    Store& store = server_.store();
-    PrivacySettings settings = store.GetSettings(*user);
+    UserStore& store = server_.store();
+    std::optional<PrivacySettings> stored = store.ReadSettings(*user);
+    if (!stored) {
+      StoreUnavailable(req, "reading settings");
+      return;
+    }
+    PrivacySettings settings = *stored;
     if (req.method() == http::verb::put) {
       json body = json::parse(req.body(), nullptr, false);
       std::string error;
@@ -254,8 +270,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         StoreFailed(req, "saving settings");
         return;
       }
-      server_.hub().UpdateSettings(*user, settings, server_.Now());
-      server_.Pump();
+      server_.SettingsChanged(*user, settings);
     }
     Send(Json(req, http::status::ok, SettingsJson(settings)));
   }
@@ -266,7 +281,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     std::optional<std::string> user = Authenticate(req);
     if (!user) return;
-    Store& store = server_.store();
+    UserStore& store = server_.store();
     std::vector<std::string> contacts;
     if (req.method() == http::verb::put) {
       json body = json::parse(req.body(), nullptr, false);
@@ -283,10 +298,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         StoreFailed(req, "saving contacts");
         return;
       }
-      server_.hub().UpdateContacts(*user, contacts, server_.Now());
-      server_.Pump();
+      server_.ContactsChanged(*user, contacts);
     } else {
-      contacts = store.GetContacts(*user);
+      std::optional<std::vector<std::string>> stored =
+          store.ReadContacts(*user);
+      if (!stored) {
+        StoreUnavailable(req, "reading contacts");
+        return;
+      }
+      contacts = std::move(*stored);
     }
     Send(Json(req, http::status::ok, json{{"contacts", contacts}}));
   }
@@ -408,9 +428,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void StoreFailed(const Request& req, const std::string& what) {
+    if (server_.cluster() != nullptr) {
+      // Redis is away (or refused the write): retryable, nothing stored.
+      StoreUnavailable(req, what);
+      return;
+    }
     server_.counters().store_errors++;
     server_.log().Error(what + " failed: " + server_.store().error());
     Send(Error(req, http::status::internal_server_error, "storage error"));
+  }
+
+  // A read the store could not answer (Redis down): 503, nothing changed.
+  void StoreUnavailable(const Request& req, const std::string& what) {
+    server_.counters().store_errors++;
+    server_.log().Warn(what + " failed: " + server_.store().error());
+    Send(Error(req, http::status::service_unavailable,
+               "storage unavailable, try again"));
   }
 
   void Count(const std::string& route) {

@@ -10,6 +10,8 @@
 
 #include "clock.h"
 #include "http_session.h"
+#include "redis_store.h"
+#include "redis_url.h"
 #include "static_files.h"
 
 namespace presence::server {
@@ -24,6 +26,12 @@ constexpr auto kLastSeenFlushInterval = std::chrono::seconds(1);
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
 // After accept fails (EMFILE...), wait before trying again, not spin.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// Bounds how long one synchronous Redis call may stall the loop (a hung
+// Redis): at most 500 ms, and under pingMs so that a stall never makes the
+// hub find live sockets silent (2 x pingMs without an answer is dead).
+std::chrono::milliseconds RedisCommandTimeout(int64_t ping_ms) {
+  return std::chrono::milliseconds(std::clamp<int64_t>(ping_ms / 2, 50, 500));
+}
 
 std::string HostForUrl(const std::string& host) {
   if (host.find(':') != std::string::npos) return "[" + host + "]";
@@ -43,17 +51,23 @@ int64_t Server::Now() {
 }
 
 int Server::Run() {
-  if (!config_.redis.empty()) {
-    // Refuse rather than run single-node while the operator expects a
-    // cluster: two such nodes would each show half the users.
-    log_->Error("--redis: cluster mode is not available in this version");
-    return 1;
-  }
   std::string error;
-  store_ = Store::Open(config_.db, &error);
-  if (store_ == nullptr) {
-    log_->Error("cannot open database " + config_.db + ": " + error);
-    return 1;
+  std::optional<RedisUrl> redis;
+  if (!config_.redis.empty()) {
+    redis = ParseRedisUrl(config_.redis, &error);
+    if (!redis) {
+      log_->Error("--redis " + config_.redis + ": " + error);
+      return 1;
+    }
+    // Settings, contacts and last seen live in Redis: --db is not used.
+    store_ = std::make_unique<RedisStore>(
+        *redis, RedisCommandTimeout(config_.ping_ms), log_);
+  } else {
+    store_ = Store::Open(config_.db, &error);
+    if (store_ == nullptr) {
+      log_->Error("cannot open database " + config_.db + ": " + error);
+      return 1;
+    }
   }
   if (!config_.static_dir.empty()) {
     static_root_ = CanonicalStaticRoot(config_.static_dir);
@@ -73,7 +87,23 @@ int Server::Run() {
   hub_config.flush_ms = config_.flush_ms;
   hub_config.rate_limit.frames_per_second = config_.rate_per_sec;
   hub_config.rate_limit.burst = config_.rate_burst;
+  if (redis) {
+    // A dead node's users expire within timeoutMs, the backstop a silent
+    // client gets on one node; a live node's heartbeat comes several times
+    // per TTL so one late heartbeat never expires anyone.
+    hub_config.cluster = true;
+    hub_config.remote_ttl_ms = config_.timeout_ms;
+  }
   hub_ = std::make_unique<Hub>(hub_config, env_.get());
+  if (redis) {
+    const int64_t refresh_ms = std::max<int64_t>(
+        20, std::min(config_.ping_ms, config_.timeout_ms / 4));
+    cluster_ =
+        std::make_unique<Cluster>(*this, static_cast<RedisStore*>(store_.get()),
+                                  *redis, config_.timeout_ms, refresh_ms);
+    // Down until the first sync: clients are told, nothing expires.
+    hub_->SetClusterLink(false, Now());
+  }
 
   // Signals are caught before the "listening" line: a supervisor may send
   // SIGTERM as soon as it reads it.
@@ -81,6 +111,7 @@ int Server::Run() {
   signals_.add(SIGTERM);
   WaitForSignal();
   if (!Listen()) return 1;
+  if (cluster_) cluster_->Start();
   DoAccept();
   ArmLastSeenTimer();
   ioc_.run();
@@ -116,9 +147,10 @@ bool Server::Listen() {
   // The first stdout line is a contract: tests and scripts read the port
   // from it when started with --port 0.
   std::cout << "listening on " << url << std::endl;
-  log_->Info("listening on " + url + " (db " + config_.db +
-             (config_.dev ? ", dev mode: POST /api/dev/token is on" : "") +
-             ")");
+  log_->Info(
+      "listening on " + url + " (" +
+      (config_.redis.empty() ? "db " + config_.db : "redis " + config_.redis) +
+      (config_.dev ? ", dev mode: POST /api/dev/token is on" : "") + ")");
   return true;
 }
 
@@ -178,6 +210,7 @@ void Server::Pump() {
       int64_t& pending = pending_last_seen_[u.user_id];
       pending = std::max(pending, u.last_seen_ms);
     }
+    if (cluster_) cluster_->PublishShares(hub_->PollShares());
   } while (pump_again_);
   pumping_ = false;
   ArmHubTimer();
@@ -225,6 +258,9 @@ void Server::ArmLastSeenTimer() {
 
 void Server::FlushLastSeen() {
   if (pending_last_seen_.empty()) return;
+  // Kept (LoadUser still sees them) until Redis is back, without an error
+  // per second for an outage the cluster already reports.
+  if (cluster_ && !cluster_->up()) return;
   std::vector<LastSeenUpdate> batch;
   batch.reserve(pending_last_seen_.size());
   for (const auto& [user, ms] : pending_last_seen_) batch.push_back({user, ms});
@@ -260,7 +296,24 @@ std::string Server::MetricsText() {
   // The gauge counts live sockets only.
   PruneConnections();
   counters_.ws_sockets = conns_.size();
-  return RenderMetrics(hub_->Stats(), counters_, ResidentBytes());
+  const HubStats stats = hub_->Stats();
+  std::string text = RenderMetrics(stats, counters_, ResidentBytes());
+  if (cluster_) text += cluster_->MetricsText(stats);
+  return text;
+}
+
+void Server::SettingsChanged(const std::string& user_id,
+                             const PrivacySettings& settings) {
+  hub_->UpdateSettings(user_id, settings, Now());
+  if (cluster_) cluster_->PublishSettings(user_id, settings);
+  Pump();
+}
+
+void Server::ContactsChanged(const std::string& user_id,
+                             const std::vector<std::string>& contacts) {
+  hub_->UpdateContacts(user_id, contacts, Now());
+  if (cluster_) cluster_->PublishContacts(user_id, contacts);
+  Pump();
 }
 
 void Server::BeginShutdown(const std::string& why) {
@@ -278,6 +331,9 @@ void Server::BeginShutdown(const std::string& why) {
   hub_timer_.cancel();
   last_seen_timer_.cancel();
   FlushLastSeen();
+  // Other nodes drop this node's users at once (last seen = now) rather
+  // than waiting out the TTL.
+  if (cluster_) cluster_->Leave();
   if (conns_.empty()) {
     ioc_.stop();
     return;

@@ -29,12 +29,14 @@
 #include <string>
 #include <unordered_map>
 
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "presence/hub.h"
 #include "server_env.h"
 #include "store.h"
+#include "user_store.h"
 
 namespace presence::server {
 
@@ -71,7 +73,17 @@ class Server {
   // Pump() soon, from a fresh handler (for callbacks that must not start
   // I/O themselves, such as Beast's control callback).
   void PostPump();
-  Store& store() { return *store_; }
+  UserStore& store() { return *store_; }
+  // Cluster mode (--redis) only; null on a single node.
+  Cluster* cluster() { return cluster_.get(); }
+  // False while a cluster node has no working link to Redis (/healthz).
+  bool Healthy() const { return cluster_ == nullptr || cluster_->up(); }
+  // A settings or contacts change the store accepted: tells this node's
+  // hub and, in cluster mode, every other node's.
+  void SettingsChanged(const std::string& user_id,
+                       const PrivacySettings& settings);
+  void ContactsChanged(const std::string& user_id,
+                       const std::vector<std::string>& contacts);
   const Config& config() const { return config_; }
   const Logger& log() const { return *log_; }
   ServerCounters& counters() { return counters_; }
@@ -112,10 +124,11 @@ class Server {
   boost::asio::steady_timer accept_retry_timer_{ioc_};
   boost::asio::steady_timer shutdown_timer_{ioc_};
 
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<UserStore> store_;
   PendingLastSeen pending_last_seen_;
   std::unique_ptr<ServerEnv> env_;
   std::unique_ptr<Hub> hub_;
+  std::unique_ptr<Cluster> cluster_;  // after hub_: destroyed before it
   std::optional<std::filesystem::path> static_root_;
   ServerCounters counters_;
 

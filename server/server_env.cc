@@ -10,7 +10,7 @@
 
 namespace presence::server {
 
-ServerEnv::ServerEnv(Store* store, std::string jwt_secret,
+ServerEnv::ServerEnv(UserStore* store, std::string jwt_secret,
                      const PendingLastSeen* pending, const Logger* log)
     : store_(store),
       jwt_secret_(std::move(jwt_secret)),

@@ -1,6 +1,6 @@
 // ServerEnv: the hub's HubEnv in presence-server. Tokens are checked with
-// HS256 and the configured secret; users come from the Store; session ids
-// are 16 bytes from OpenSSL's CSPRNG, hex encoded.
+// HS256 and the configured secret; users come from the UserStore (SQLite or
+// Redis); session ids are 16 bytes from OpenSSL's CSPRNG, hex encoded.
 //
 // Last seen is written to the store in batches, so a user the hub forgot and
 // loads again could read a stale value from SQLite. `pending` is the
@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "presence/hub_env.h"
-#include "store.h"
+#include "user_store.h"
 
 namespace presence::server {
 
@@ -26,7 +26,7 @@ using PendingLastSeen = std::unordered_map<std::string, int64_t>;
 class ServerEnv : public HubEnv {
  public:
   // None of the pointers is owned; all must outlive the env.
-  ServerEnv(Store* store, std::string jwt_secret,
+  ServerEnv(UserStore* store, std::string jwt_secret,
             const PendingLastSeen* pending, const Logger* log);
 
   TokenCheck VerifyToken(std::string_view token, int64_t now_ms) override;
@@ -34,7 +34,7 @@ class ServerEnv : public HubEnv {
   std::string NewSessionId() override;
 
  private:
-  Store* store_;
+  UserStore* store_;
   std::string jwt_secret_;
   const PendingLastSeen* pending_;
   const Logger* log_;

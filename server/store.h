@@ -22,40 +22,53 @@
 #include "presence/hub.h"
 #include "presence/hub_env.h"
 #include "presence/model.h"
+#include "user_store.h"
 
 namespace presence::server {
 
-class Store {
+class Store : public UserStore {
  public:
   // Opens (creating if needed) the database at `path` (":memory:" allowed).
   static std::unique_ptr<Store> Open(const std::string& path,
                                      std::string* error);
-  ~Store();
+  ~Store() override;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // What the hub needs about a user; defaults for an unknown user.
-  StoredUser Load(std::string_view user_id);
+  StoredUser Load(std::string_view user_id) override;
 
   PrivacySettings GetSettings(std::string_view user_id);
-  bool PutSettings(std::string_view user_id, const PrivacySettings& settings);
+  bool PutSettings(std::string_view user_id,
+                   const PrivacySettings& settings) override;
 
   // Sorted, without duplicates. PutContacts replaces the whole list.
   std::vector<std::string> GetContacts(std::string_view user_id);
   bool PutContacts(std::string_view user_id,
-                   const std::vector<std::string>& contacts);
+                   const std::vector<std::string>& contacts) override;
+
+  // UserStore's reads: SQLite answers defaults for what it cannot read, as
+  // GetSettings/GetContacts always have.
+  std::optional<PrivacySettings> ReadSettings(
+      std::string_view user_id) override {
+    return GetSettings(user_id);
+  }
+  std::optional<std::vector<std::string>> ReadContacts(
+      std::string_view user_id) override {
+    return GetContacts(user_id);
+  }
 
   std::optional<int64_t> GetLastSeen(std::string_view user_id);
   // Last seen only moves forward: an older value never replaces a newer one.
-  bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates);
+  bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates) override;
 
   // Loads made between two EndRead calls share one read transaction, so a
   // subscribe to 10 000 users takes the database's locks once, not 30 000
   // times. The server calls EndRead after every hub input; writes end an
   // open read first.
-  void EndRead();
+  void EndRead() override;
 
-  const std::string& error() const { return error_; }
+  const std::string& error() const override { return error_; }
 
  private:
   struct Impl;

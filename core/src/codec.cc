@@ -413,7 +413,8 @@ bool ReadError(ObjectReader& r, ErrorFrame* f) {
   std::optional<ErrorCode> code;
   std::optional<std::string> message;
   if (!r.Enum("code", Need::kRequired, &ParseErrorCode,
-              "unauthorized, forbidden, bad_request, rate_limited, limit",
+              "unauthorized, forbidden, bad_request, rate_limited, limit, "
+              "unavailable",
               &code) ||
       !r.String("message", Need::kRequired, &message)) {
     return false;

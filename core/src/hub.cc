@@ -14,7 +14,7 @@ namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-enum class TimerKind : uint8_t { kConnection, kGrace, kActivity };
+enum class TimerKind : uint8_t { kConnection, kGrace, kActivity, kRemoteNode };
 
 // A lazy timer: entries are never removed; a popped entry whose owner has
 // moved its deadline (or is gone) is skipped. Each owner records the time of
@@ -23,7 +23,7 @@ struct TimerEntry {
   int64_t at;
   TimerKind kind;
   ConnId conn;      // kConnection
-  std::string key;  // session id (kGrace) or user id (kActivity)
+  std::string key;  // session id (kGrace), user id (kActivity), node id
   bool operator>(const TimerEntry& other) const { return at > other.at; }
 };
 
@@ -126,7 +126,12 @@ struct Hub::Impl {
     std::optional<int64_t> last_seen_ms;
     std::vector<Session*> sessions;
     ExpiringActivity activity;
+    int64_t activity_at_ms = 0;  // when the local activity was last set
     int64_t activity_timer_at = kNever;
+    // Cluster: last seen from this node's own sessions, and the share last
+    // queued for publishing.
+    std::optional<int64_t> local_seen_ms;
+    NodeShare published;
     PresenceState state;
     // The current projection for each viewer class, encoded once.
     std::array<SharedView, kViewerClassCount> cache;
@@ -137,6 +142,15 @@ struct Hub::Impl {
     // Subscriber session -> the view it was last sent.
     std::unordered_map<Session*, SharedView> subscribers;
   };
+
+  // A remote node as far as this hub knows it.
+  struct RemoteNode {
+    int64_t heard_ms = 0;
+    int64_t expires_at_ms = 0;
+    int64_t timer_at = kNever;
+    std::unordered_set<std::string> users;  // with a share (status set)
+  };
+  using SharesByNode = std::map<std::string, NodeShare, std::less<>>;
 
   Impl(const HubConfig& config, HubEnv* env) : config(config), env(env) {}
 
@@ -154,6 +168,12 @@ struct Hub::Impl {
   std::deque<Transmit> out;
   std::unordered_map<std::string, int64_t> last_seen_out;
   HubStats counters;
+  // Cluster state. Shares are kept for every user, loaded or not, so a user
+  // loaded later aggregates at once.
+  bool link_up = true;
+  std::unordered_map<std::string, RemoteNode> nodes;
+  std::unordered_map<std::string, SharesByNode> remote;  // user -> shares
+  std::map<std::string, NodeShare> share_out;
 
   // ---- outputs ----
 
@@ -208,6 +228,7 @@ struct Hub::Impl {
     u.settings = stored.settings;
     u.contacts.insert(stored.contacts.begin(), stored.contacts.end());
     u.last_seen_ms = stored.last_seen_ms;
+    u.published.user_id = u.id;
     u.state = Aggregate(u);
     return u;
   }
@@ -223,10 +244,17 @@ struct Hub::Impl {
     users.erase(u.id);
   }
 
-  PresenceState Aggregate(const User& u) const {
-    PresenceState s;
-    s.user_id = u.id;
-    s.last_seen_ms = u.last_seen_ms;
+  const SharesByNode* RemoteOf(const std::string& user_id) const {
+    auto it = remote.find(user_id);
+    return it == remote.end() ? nullptr : &it->second;
+  }
+
+  static bool Active(std::optional<Status> status) {
+    return status == Status::kOnline || status == Status::kAway;
+  }
+
+  // The winning local session: highest status, then most recently active.
+  static const Session* LocalWinner(const User& u) {
     const Session* winner = nullptr;
     for (const Session* session : u.sessions) {
       if (winner == nullptr ||
@@ -236,20 +264,93 @@ struct Hub::Impl {
         winner = session;
       }
     }
-    if (winner != nullptr) {
-      s.status = winner->status;
+    return winner;
+  }
+
+  // One rule over local sessions and other nodes' shares alike.
+  PresenceState Aggregate(const User& u) const {
+    PresenceState s;
+    s.user_id = u.id;
+    s.last_seen_ms = u.last_seen_ms;
+    std::optional<Status> status;
+    Device device = Device::kWeb;
+    int64_t active_ms = 0;
+    auto consider = [&](Status st, int64_t at, Device dev) {
+      if (!status || StatusRank(st) > StatusRank(*status) ||
+          (st == *status && at > active_ms)) {
+        status = st;
+        active_ms = at;
+        device = dev;
+      }
+    };
+    if (const Session* w = LocalWinner(u)) {
+      consider(w->status, w->last_active_ms, w->device);
+    }
+    const SharesByNode* shares = RemoteOf(u.id);
+    if (shares != nullptr) {
+      for (const auto& [node, share] : *shares) {
+        if (share.status) {
+          consider(*share.status, share.last_active_ms, share.device);
+        }
+      }
+    }
+    if (status) {
+      s.status = status;
     } else if (u.last_seen_ms) {
       s.status = Status::kOffline;
     }
-    if (s.status == Status::kOnline || s.status == Status::kAway) {
-      s.device = winner->device;
+    if (Active(s.status)) {
+      s.device = device;
+      // The most recently set activity, wherever it was set.
       s.activity = u.activity.current();
+      int64_t activity_at = s.activity ? u.activity_at_ms : 0;
+      if (shares != nullptr) {
+        for (const auto& [node, share] : *shares) {
+          if (share.activity &&
+              (!s.activity || share.activity_at_ms > activity_at)) {
+            s.activity = share.activity;
+            activity_at = share.activity_at_ms;
+          }
+        }
+      }
     }
     return s;
   }
 
+  // What this node alone says about the user (node_share.h).
+  NodeShare LocalShare(const User& u) const {
+    NodeShare share;
+    share.user_id = u.id;
+    if (const Session* w = LocalWinner(u)) {
+      share.status = w->status;
+      share.device = w->device;
+      share.last_active_ms = w->last_active_ms;
+    }
+    if (Active(share.status)) {
+      share.activity = u.activity.current();
+      if (share.activity) share.activity_at_ms = u.activity_at_ms;
+    } else {
+      share.last_seen_ms = u.local_seen_ms;
+    }
+    share.sessions.reserve(u.sessions.size());
+    for (const Session* session : u.sessions) {
+      share.sessions.push_back({session->id, session->epoch});
+    }
+    std::sort(
+        share.sessions.begin(), share.sessions.end(),
+        [](const SessionRef& a, const SessionRef& b) { return a.id < b.id; });
+    return share;
+  }
+
   // Re-derives the user's state after any input that touched it.
   void Recompute(User& u, int64_t now_ms) {
+    if (config.cluster) {
+      NodeShare share = LocalShare(u);
+      if (share != u.published) {
+        u.published = share;
+        share_out[u.id] = std::move(share);
+      }
+    }
     PresenceState next = Aggregate(u);
     if (next.status != Status::kOnline && next.status != Status::kAway &&
         u.activity.current()) {
@@ -268,10 +369,17 @@ struct Hub::Impl {
     if (visible_change) MarkDirty(u, now_ms);
   }
 
+  // Last seen from this node's own sessions: persisted, and published in
+  // the user's share once no local session is active.
   void SetLastSeen(User& u, int64_t ms) {
+    if (!u.local_seen_ms || *u.local_seen_ms < ms) u.local_seen_ms = ms;
+    MergeLastSeen(u, ms, /*persist=*/true);
+  }
+
+  void MergeLastSeen(User& u, int64_t ms, bool persist) {
     if (u.last_seen_ms && *u.last_seen_ms >= ms) return;
     u.last_seen_ms = ms;
-    last_seen_out[u.id] = ms;
+    if (persist) last_seen_out[u.id] = ms;
   }
 
   void MarkDirty(User& u, int64_t now_ms) {
@@ -398,9 +506,13 @@ struct Hub::Impl {
                     int64_t now_ms) {
     User& u = GetOrLoadUser(user_id);
     Session* s = nullptr;
+    std::optional<SessionRef> adopted;
     if (auth.session) {
       auto it = sessions.find(*auth.session);
       if (it != sessions.end() && it->second.user == &u) s = &it->second;
+      if (it == sessions.end() && config.cluster) {
+        adopted = FindRemoteSession(u.id, *auth.session);
+      }
     }
     if (s != nullptr) {
       if (s->conn) {
@@ -412,14 +524,22 @@ struct Hub::Impl {
       }
       s->grace_until_ms.reset();
     } else {
-      std::string id = env->NewSessionId();
-      while (!IsValidId(id) || sessions.contains(id)) {
+      std::string id;
+      if (adopted) {
+        // Resumed from another node: same id, a higher epoch, so that node
+        // lets its copy go when it sees our share.
+        id = adopted->id;
+      } else {
         id = env->NewSessionId();
+        while (!IsValidId(id) || sessions.contains(id)) {
+          id = env->NewSessionId();
+        }
       }
       auto [pos, inserted] = sessions.try_emplace(id);
       s = &pos->second;
       s->id = pos->first;
       s->user = &u;
+      if (adopted) s->epoch = adopted->epoch;
       u.sessions.push_back(s);
     }
     s->epoch++;
@@ -441,6 +561,117 @@ struct Hub::Impl {
               Serialize(ServerFrame{
                   WelcomeFrame{u.id, s->id, config.heartbeat_ms, now_ms}}),
               "welcome");
+    if (config.cluster && !link_up) SendUnavailable(c.id);
+  }
+
+  // ---- cluster ----
+
+  void SendUnavailable(ConnId conn) {
+    SendError(conn, ErrorCode::kUnavailable,
+              "cluster link down: presence of users on other nodes may be "
+              "stale, settings cannot change until it returns");
+  }
+
+  std::optional<SessionRef> FindRemoteSession(const std::string& user_id,
+                                              const std::string& id) const {
+    const SharesByNode* shares = RemoteOf(user_id);
+    if (shares == nullptr) return std::nullopt;
+    std::optional<SessionRef> found;
+    for (const auto& [node, share] : *shares) {
+      for (const SessionRef& ref : share.sessions) {
+        if (ref.id == id && (!found || ref.epoch > found->epoch)) found = ref;
+      }
+    }
+    return found;
+  }
+
+  RemoteNode& TouchNode(std::string_view name, int64_t now_ms) {
+    auto [it, inserted] = nodes.try_emplace(std::string(name));
+    RemoteNode& n = it->second;
+    n.heard_ms = std::max(n.heard_ms, now_ms);
+    n.expires_at_ms = n.heard_ms + config.remote_ttl_ms;
+    ScheduleNode(it->first, n);
+    return n;
+  }
+
+  void ScheduleNode(const std::string& name, RemoteNode& n) {
+    if (!link_up || n.expires_at_ms >= n.timer_at) return;
+    n.timer_at = n.expires_at_ms;
+    timers.push({n.expires_at_ms, TimerKind::kRemoteNode, 0, name});
+  }
+
+  // Stores (or removes) one share; the caller has touched the node.
+  void ApplyShare(const std::string& name, RemoteNode& n,
+                  const NodeShare& share, int64_t now_ms) {
+    if (share.status) {
+      remote[share.user_id][name] = share;
+      n.users.insert(share.user_id);
+    } else {
+      auto it = remote.find(share.user_id);
+      if (it != remote.end()) {
+        it->second.erase(name);
+        if (it->second.empty()) remote.erase(it);
+      }
+      n.users.erase(share.user_id);
+    }
+    // A session of ours listed there with a higher epoch was resumed there.
+    for (const SessionRef& ref : share.sessions) {
+      auto it = sessions.find(ref.id);
+      if (it == sessions.end() || it->second.user->id != share.user_id ||
+          ref.epoch <= it->second.epoch) {
+        continue;
+      }
+      counters.sessions_moved_away++;
+      if (it->second.conn) {
+        SendClose(*it->second.conn, kCloseSessionMoved,
+                  "session resumed on another node");
+      }
+      DropSession(it->second, now_ms);
+    }
+    if (User* u = FindUser(share.user_id)) {
+      if (share.last_seen_ms) {
+        MergeLastSeen(*u, *share.last_seen_ms, /*persist=*/false);
+      }
+      Recompute(*u, now_ms);
+    }
+  }
+
+  // Removes every share of node `name`; users it kept active get
+  // `last_seen_ms` (the last moment the node vouched for them).
+  void DropNode(const std::string& name, int64_t last_seen_ms, int64_t now_ms) {
+    auto it = nodes.find(name);
+    if (it == nodes.end()) return;
+    std::vector<std::string> users(it->second.users.begin(),
+                                   it->second.users.end());
+    nodes.erase(it);
+    for (const std::string& user_id : users) {
+      auto r = remote.find(user_id);
+      if (r == remote.end()) continue;
+      auto share = r->second.find(name);
+      if (share == r->second.end()) continue;
+      const bool was_active = Active(share->second.status);
+      r->second.erase(share);
+      if (r->second.empty()) remote.erase(r);
+      if (User* u = FindUser(user_id)) {
+        if (was_active) MergeLastSeen(*u, last_seen_ms, /*persist=*/true);
+        Recompute(*u, now_ms);
+      }
+    }
+  }
+
+  void OnNodeTimer(const std::string& name, int64_t at, int64_t now_ms) {
+    auto it = nodes.find(name);
+    if (it == nodes.end()) return;
+    RemoteNode& n = it->second;
+    if (at != n.timer_at) return;
+    n.timer_at = kNever;
+    if (!link_up) return;  // frozen; SetClusterLink(up) re-arms
+    if (now_ms < n.expires_at_ms) {
+      ScheduleNode(name, n);
+      return;
+    }
+    counters.remote_nodes_expired++;
+    DropNode(name, n.heard_ms, now_ms);
   }
 
   void HandleAuthFrame(Connection& c, std::string_view text, int64_t now_ms) {
@@ -501,7 +732,7 @@ struct Hub::Impl {
       seen = true;  // going offline is seen at that moment too
     } else if (const auto* a = std::get_if<ActivityFrame>(&frame)) {
       s.last_active_ms = now_ms;
-      u.activity.Set(a->activity, now_ms);
+      if (u.activity.Set(a->activity, now_ms)) u.activity_at_ms = now_ms;
       ScheduleActivity(u);
     } else if (const auto* sub = std::get_if<SubscribeFrame>(&frame)) {
       HandleSubscribe(c, s, *sub, now_ms);
@@ -744,6 +975,9 @@ void Hub::HandleTimeout(int64_t now_ms) {
       case TimerKind::kActivity:
         m.OnActivityTimer(e.key, e.at, now_ms);
         break;
+      case TimerKind::kRemoteNode:
+        m.OnNodeTimer(e.key, e.at, now_ms);
+        break;
     }
   }
   if (m.flush_at && now_ms >= *m.flush_at) {
@@ -782,6 +1016,114 @@ void Hub::Shutdown(int64_t now_ms) {
     m.SendClose(id, kCloseGoingAway, "server shutting down");
   }
   m.conns.clear();
+}
+
+void Hub::HandleRemoteShare(std::string_view node, const NodeShare& share,
+                            int64_t now_ms) {
+  if (!config_.cluster || !IsValidId(share.user_id)) return;
+  Impl& m = *impl_;
+  Impl::RemoteNode& n = m.TouchNode(node, now_ms);
+  m.ApplyShare(std::string(node), n, share, now_ms);
+}
+
+void Hub::ReplaceRemoteNode(std::string_view node,
+                            const std::vector<NodeShare>& shares,
+                            int64_t now_ms) {
+  if (!config_.cluster) return;
+  Impl& m = *impl_;
+  const std::string name(node);
+  // Users the snapshot no longer holds were last vouched for when we last
+  // heard from the node before it.
+  auto known = m.nodes.find(name);
+  const int64_t vouched_ms =
+      known == m.nodes.end() ? now_ms : known->second.heard_ms;
+  Impl::RemoteNode& n = m.TouchNode(node, now_ms);
+  std::unordered_set<std::string> keep;
+  for (const NodeShare& share : shares) {
+    if (share.status && IsValidId(share.user_id)) keep.insert(share.user_id);
+  }
+  std::vector<std::string> gone;
+  for (const std::string& user_id : n.users) {
+    if (!keep.contains(user_id)) gone.push_back(user_id);
+  }
+  for (const std::string& user_id : gone) {
+    NodeShare removal;
+    removal.user_id = user_id;
+    auto r = m.remote.find(user_id);
+    if (r != m.remote.end()) {
+      auto share = r->second.find(name);
+      if (share != r->second.end() && m.Active(share->second.status)) {
+        removal.last_seen_ms = vouched_ms;
+      }
+    }
+    m.ApplyShare(name, n, removal, now_ms);
+  }
+  for (const NodeShare& share : shares) {
+    if (IsValidId(share.user_id)) m.ApplyShare(name, n, share, now_ms);
+  }
+}
+
+void Hub::HandleRemoteAlive(std::string_view node, int64_t now_ms) {
+  if (!config_.cluster) return;
+  impl_->TouchNode(node, now_ms);
+}
+
+void Hub::HandleRemoteGone(std::string_view node, int64_t now_ms) {
+  if (!config_.cluster) return;
+  Impl& m = *impl_;
+  const std::string name(node);
+  auto it = m.nodes.find(name);
+  if (it == m.nodes.end()) return;
+  if (config_.leave_grace_ms <= 0) {
+    m.DropNode(name, now_ms, now_ms);
+    return;
+  }
+  // As a cleanly closed socket: its users get the leave grace to reconnect
+  // to another node (a rolling deploy does not flap anyone offline), and
+  // those who do not go offline with the moment the node left as last seen.
+  Impl::RemoteNode& n = it->second;
+  n.heard_ms = now_ms;
+  n.expires_at_ms = now_ms + config_.leave_grace_ms;
+  m.ScheduleNode(name, n);
+}
+
+void Hub::SetClusterLink(bool up, int64_t now_ms) {
+  Impl& m = *impl_;
+  if (!config_.cluster || m.link_up == up) return;
+  m.link_up = up;
+  if (up) {
+    // Nodes heard nothing from us either: each gets a full TTL from now to
+    // say it is still there.
+    for (auto& [name, n] : m.nodes) {
+      n.heard_ms = std::max(n.heard_ms, now_ms);
+      n.expires_at_ms = n.heard_ms + config_.remote_ttl_ms;
+      m.ScheduleNode(name, n);
+    }
+    return;
+  }
+  for (const auto& [id, c] : m.conns) {
+    if (c.session != nullptr) m.SendUnavailable(id);
+  }
+}
+
+std::vector<NodeShare> Hub::PollShares() {
+  std::vector<NodeShare> shares;
+  shares.reserve(impl_->share_out.size());
+  for (auto& [id, share] : impl_->share_out) shares.push_back(std::move(share));
+  impl_->share_out.clear();
+  return shares;
+}
+
+std::vector<NodeShare> Hub::LocalShares() const {
+  std::vector<NodeShare> shares;
+  for (const auto& [id, u] : impl_->users) {
+    if (!u.sessions.empty()) shares.push_back(impl_->LocalShare(u));
+  }
+  std::sort(shares.begin(), shares.end(),
+            [](const NodeShare& a, const NodeShare& b) {
+              return a.user_id < b.user_id;
+            });
+  return shares;
 }
 
 std::optional<Transmit> Hub::PollTransmit() {
@@ -843,6 +1185,9 @@ HubStats Hub::Stats() const {
     if (u.state.status == Status::kAway) s.users_away++;
     s.subscription_edges += u.subscribers.size();
   }
+  s.remote_nodes = impl_->nodes.size();
+  s.remote_shares = impl_->remote.size();
+  s.cluster_link_up = impl_->link_up;
   return s;
 }
 

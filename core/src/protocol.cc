@@ -14,6 +14,8 @@ std::string_view ToString(ErrorCode code) {
       return "rate_limited";
     case ErrorCode::kLimit:
       return "limit";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "bad_request";
 }
@@ -24,6 +26,7 @@ std::optional<ErrorCode> ParseErrorCode(std::string_view text) {
   if (text == "bad_request") return ErrorCode::kBadRequest;
   if (text == "rate_limited") return ErrorCode::kRateLimited;
   if (text == "limit") return ErrorCode::kLimit;
+  if (text == "unavailable") return ErrorCode::kUnavailable;
   return std::nullopt;
 }
 

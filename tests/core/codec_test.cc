@@ -315,7 +315,7 @@ TEST(CodecTest, ParsesBulk) {
 TEST(CodecTest, ParsesErrorWithEveryCode) {
   for (ErrorCode code :
        {ErrorCode::kUnauthorized, ErrorCode::kForbidden, ErrorCode::kBadRequest,
-        ErrorCode::kRateLimited, ErrorCode::kLimit}) {
+        ErrorCode::kRateLimited, ErrorCode::kLimit, ErrorCode::kUnavailable}) {
     const std::string text = R"({"type":"error","code":")" +
                              std::string(ToString(code)) +
                              R"(","message":"why"})";
@@ -332,7 +332,7 @@ TEST(CodecTest, ErrorCodeNamesRoundTrip) {
   EXPECT_EQ(ToString(ErrorCode::kLimit), "limit");
   for (ErrorCode code :
        {ErrorCode::kUnauthorized, ErrorCode::kForbidden, ErrorCode::kBadRequest,
-        ErrorCode::kRateLimited, ErrorCode::kLimit}) {
+        ErrorCode::kRateLimited, ErrorCode::kLimit, ErrorCode::kUnavailable}) {
     EXPECT_EQ(ParseErrorCode(ToString(code)), code);
   }
   for (std::string_view bad : {"", "Forbidden", "bad-request", "limits"}) {
@@ -943,7 +943,7 @@ TEST(ProtocolRule, InvalidWelcomeIsRejected) {
 TEST(ProtocolRule, InvalidErrorFrameIsRejected) {
   EXPECT_EQ(ServerError(R"({"type":"error","code":"oops","message":"m"})"),
             "code: must be one of unauthorized, forbidden, bad_request, "
-            "rate_limited, limit");
+            "rate_limited, limit, unavailable");
   EXPECT_EQ(ServerError(R"({"type":"error","code":"limit"})"),
             "message: missing");
   EXPECT_EQ(ServerError(R"({"type":"error","code":"limit","message":3})"),

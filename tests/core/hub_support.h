@@ -27,12 +27,13 @@ class FakeEnv : public HubEnv {
   TokenCheck VerifyToken(std::string_view token, int64_t now_ms) override;
   StoredUser LoadUser(std::string_view user_id) override;
   std::string NewSessionId() override {
-    return "s" + std::to_string(++next_session_);
+    return session_prefix + std::to_string(++next_session_);
   }
 
   // The store as the host keeps it: settings, contacts, persisted last seen.
   std::map<std::string, StoredUser, std::less<>> store;
   int loads = 0;
+  std::string session_prefix = "s";
 
  private:
   int next_session_ = 0;

@@ -387,6 +387,17 @@ TEST(ConfigTest, EmptyStringsRefusedWhereMeaningless) {
   EXPECT_EQ(c.redis, "");
 }
 
+TEST(ConfigTest, RedisUrlIsCheckedAtParse) {
+  EXPECT_EQ(ParseOk(WithSecret({"--redis", "redis://10.0.0.5:6380/3"})).redis,
+            "redis://10.0.0.5:6380/3");
+  EXPECT_EQ(ParseError(WithSecret({"--redis", "10.0.0.5:6380"})),
+            "--redis: not a redis:// URL (expected redis://HOST[:PORT][/DB]), "
+            "got '10.0.0.5:6380'");
+  EXPECT_EQ(ParseError(WithSecret({}), {{"PRESENCE_REDIS", "redis://h:99999"}}),
+            "PRESENCE_REDIS: port must be 1-65535 (expected "
+            "redis://HOST[:PORT][/DB]), got 'redis://h:99999'");
+}
+
 TEST(ConfigTest, UnknownFlag) {
   EXPECT_EQ(ParseError(WithSecret({"--prot", "80"})),
             "unknown flag --prot (see --help)");

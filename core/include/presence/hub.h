@@ -11,12 +11,22 @@
 //   HandleTimeout()         time passed; harmless to call at any time
 //   UpdateSettings / UpdateContacts   stored already by the host
 //   Shutdown()              stop: last seen of everyone connected = now
+// Cluster inputs (HubConfig::cluster; see node_share.h), each node named by
+// the host with an id unique in the cluster:
+//   HandleRemoteShare(node, share)   another node's share of one user
+//   ReplaceRemoteNode(node, shares)  that node's whole state (a resync)
+//   HandleRemoteAlive(node)          the node is alive (its heartbeat)
+//   HandleRemoteGone(node)           the node left cleanly (leave grace)
+//   SetClusterLink(up)               the link to the other nodes dropped
+//                                    or returned
 // Outputs, polled after any input:
 //   PollTransmit()   frames, pings and closes, per connection, in order
 //   PollLastSeen()   last-seen values to persist
+//   PollShares()     cluster: this node's changed shares, to publish
 //   NextDeadline()   when to call HandleTimeout next
 //
-// Rules (DESIGN.md "Rules"): multi-session aggregation; last seen from the
+// Rules (DESIGN.md "Rules"): multi-session aggregation (over local sessions
+// and other nodes' shares); last seen from the
 // hub's `now`; liveness in two layers (2 x pingMs without any answer: dead,
 // dropped at once; timeoutMs without a frame: dropped); epochs (a session
 // resumed on a newer connection ignores the older one); leave grace with
@@ -25,6 +35,17 @@
 // what that viewer may see). A change is projected once per viewer class and
 // serialized once per class; a viewer's bulk frame is assembled from those
 // shared pieces.
+//
+// Cluster rules: a remote node's shares count until `remote_ttl_ms` after
+// the node was last heard from; then they expire and the users they kept
+// online go offline with that moment as last seen (a dead node leaves no
+// ghosts). While the cluster link is down nothing expires (what other nodes
+// said is frozen, not guessed), every client is told with an `unavailable`
+// error, and when the link returns each node gets a fresh `remote_ttl_ms`.
+// A session id listed by another node with a higher epoch than ours was
+// resumed there: ours is dropped quietly (no last seen) and its socket, if
+// still open, closed 4409. A session id we do not hold but another node
+// lists for the same user is resumed here with a higher epoch.
 //
 // Not thread-safe. `env` is not owned and must outlive the hub.
 
@@ -47,6 +68,7 @@
 #include "presence/activity.h"
 #include "presence/hub_env.h"
 #include "presence/model.h"
+#include "presence/node_share.h"
 #include "presence/protocol.h"
 #include "presence/rate_limiter.h"
 
@@ -64,6 +86,10 @@ struct HubConfig {
   int64_t auth_timeout_ms = 5'000;
   size_t max_subscriptions = kMaxSubscriptions;
   RateLimit rate_limit;
+  // Cluster mode: track this node's shares for PollShares, and let remote
+  // nodes' shares expire this long after the node was last heard from.
+  bool cluster = false;
+  int64_t remote_ttl_ms = 75'000;
 };
 
 // A View encoded once and shared by every frame that carries it.
@@ -114,6 +140,12 @@ struct HubStats {
   uint64_t views_encoded = 0;
   uint64_t dead_connections = 0;
   uint64_t timed_out_sessions = 0;
+  // cluster (gauges, then counters)
+  size_t remote_nodes = 0;
+  size_t remote_shares = 0;  // users with a session on another node
+  bool cluster_link_up = true;
+  uint64_t remote_nodes_expired = 0;
+  uint64_t sessions_moved_away = 0;  // resumed on another node
 };
 
 class Hub {
@@ -138,9 +170,28 @@ class Hub {
   // connection with 1001. The hub accepts no connection afterwards.
   void Shutdown(int64_t now_ms);
 
+  // ---- cluster inputs (ignored unless config.cluster) ----
+  // Applies `node`'s share of one user and refreshes the node's expiry.
+  void HandleRemoteShare(std::string_view node, const NodeShare& share,
+                         int64_t now_ms);
+  // `node`'s complete state: shares not in `shares` are removed.
+  void ReplaceRemoteNode(std::string_view node,
+                         const std::vector<NodeShare>& shares, int64_t now_ms);
+  void HandleRemoteAlive(std::string_view node, int64_t now_ms);
+  // The node shut down cleanly: its shares go after leave_grace_ms (time
+  // for its clients to reconnect elsewhere), last seen = now.
+  void HandleRemoteGone(std::string_view node, int64_t now_ms);
+  void SetClusterLink(bool up, int64_t now_ms);
+
   // ---- outputs ----
   std::optional<Transmit> PollTransmit();
   std::vector<LastSeenUpdate> PollLastSeen();
+  // Cluster: this node's shares that changed since the last poll, by user
+  // id. Empty unless config.cluster.
+  std::vector<NodeShare> PollShares();
+  // Cluster: every share this node holds now (users with a local session),
+  // for a full republish after the link returns.
+  std::vector<NodeShare> LocalShares() const;
   std::optional<int64_t> NextDeadline() const;
 
   // ---- introspection (tests, metrics) ----

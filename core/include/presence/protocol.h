@@ -25,6 +25,9 @@ enum class ErrorCode : uint8_t {
   kBadRequest,
   kRateLimited,
   kLimit,
+  // Cluster mode: the node lost its link to the shared store (Redis); the
+  // presence of users on other nodes may be stale until it returns.
+  kUnavailable,
 };
 
 std::string_view ToString(ErrorCode code);
