@@ -284,7 +284,8 @@ ConnId Server::AddConnection(std::weak_ptr<WsConnection> connection) {
 }
 
 void Server::PruneConnections() {
-  std::erase_if(conns_, [](const auto& entry) { return entry.second.expired(); });
+  std::erase_if(conns_,
+                [](const auto& entry) { return entry.second.expired(); });
 }
 
 void Server::RemoveConnection(ConnId conn) {
