@@ -117,6 +117,13 @@ class WsSession : public WsConnection,
     beast::error_code ec;
     ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     ws_.next_layer().close(ec);
+    // The pending read normally reports the end (and Gone() runs from it).
+    // A read Beast suspended behind a failed close never resumes (seen
+    // after 4409 closes in the soak), so the end is also posted here, after
+    // whatever the closed socket completes; Gone() runs once either way.
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->Gone(asio::error::operation_aborted);
+    });
   }
 
  private:
