@@ -51,7 +51,8 @@ export function createPresenceClient(options) {
   const {
     url,
     device = 'web',
-    idleMs = 300000,
+    // No default here: the core's (attention.h) applies when this is unset.
+    idleMs,
     config = {},
     trackBrowser: wantBrowser = true,
   } = options;
@@ -240,7 +241,7 @@ export function createPresenceClient(options) {
   function init(loaded) {
     if (closed) return;
     core = loaded;
-    const cfg = { device, idleMs, ...config };
+    const cfg = { device, ...(idleMs !== undefined ? { idleMs } : {}), ...config };
     if (storage && cfg.resumeSession === undefined) {
       try {
         const saved = storage.getItem(SESSION_KEY);
