@@ -28,15 +28,8 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
 // A close that has not completed by then (the peer stopped reading, so even
 // the close frame cannot be written) ends with the TCP connection dropped.
 constexpr auto kCloseDeadline = std::chrono::seconds(5);
-// A flattened frame's buffer above this size is freed after the write, so
-// one large frame does not pin memory for the connection's lifetime.
-constexpr size_t kKeptFlatBuffer = 4096;
 // RFC 6455: a close frame's payload is at most 125 bytes (2 for the code).
 constexpr size_t kMaxCloseReason = 123;
-// Up to this many views a bulk frame is written as a gather of the shared
-// encodings (2n+1 buffers, within one writev of Asio's 64); above it the
-// frame is flattened first (see MaybeWrite).
-constexpr size_t kMaxGatherViews = 24;
 constexpr auto kSlowFrame = std::chrono::milliseconds(100);
 
 class WsSession : public WsConnection,
@@ -71,8 +64,7 @@ class WsSession : public WsConnection,
           res.set(http::field::server, "presence-server");
         }));
     ws_.read_message_max(kMaxFrameBytes);
-    // One frame per message lets a bulk frame go out as a plain gather of
-    // the shared view buffers.
+    // One frame per message: one send per frame.
     ws_.auto_fragment(false);
     ws_.text(true);
     ws_.control_callback(
@@ -236,34 +228,12 @@ class WsSession : public WsConnection,
                                                         shared_from_this()));
       return;
     }
-    write_buffers_.clear();
-    flat_.clear();
-    if (t.views.empty()) {
-      write_buffers_.push_back(asio::buffer(t.text));
-    } else if (t.views.size() > kMaxGatherViews) {
-      // One copy into a transient buffer: Asio gathers at most 64 buffers
-      // per writev and walks a long buffer sequence from its start on every
-      // call, so thousands of small views would cost thousands of syscalls
-      // and quadratic time. The copy lives only while this frame is on the
-      // wire; the queue still holds shared views.
-      flat_ = t.Flatten();
-      write_buffers_.push_back(asio::buffer(flat_));
-    } else {
-      write_buffers_.push_back(
-          asio::buffer(kBulkFramePrefix.data(), kBulkFramePrefix.size()));
-      for (size_t i = 0; i < t.views.size(); ++i) {
-        if (i != 0) {
-          write_buffers_.push_back(asio::buffer(kBulkFrameSeparator.data(),
-                                                kBulkFrameSeparator.size()));
-        }
-        write_buffers_.push_back(asio::buffer(t.views[i]->json));
-      }
-      write_buffers_.push_back(
-          asio::buffer(kBulkFrameSuffix.data(), kBulkFrameSuffix.size()));
-    }
-    writing_bytes_ = t.FrameBytes();
+    // One buffer per frame (the hub hands a whole frame; a one-view frame
+    // is the view's shared encoding), so one send per connection per flush.
+    const std::string_view bytes = t.Bytes();
+    writing_bytes_ = bytes.size();
     ws_.async_write(
-        write_buffers_,
+        asio::buffer(bytes.data(), bytes.size()),
         beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
   }
 
@@ -272,7 +242,6 @@ class WsSession : public WsConnection,
     queued_bytes_ -= writing_bytes_;
     writing_bytes_ = 0;
     queue_.pop_front();
-    if (flat_.capacity() > kKeptFlatBuffer) std::string().swap(flat_);
     if (gone_) {
       queue_.clear();
       queued_bytes_ = 0;
@@ -384,8 +353,6 @@ class WsSession : public WsConnection,
   std::deque<Transmit> queue_;  // front is on the wire while writing_
   size_t queued_bytes_ = 0;
   size_t writing_bytes_ = 0;
-  std::vector<asio::const_buffer> write_buffers_;
-  std::string flat_;  // a large bulk frame, flattened while it is written
   std::unique_ptr<asio::steady_timer> close_timer_;
   int close_code_ = 0;  // the code we sent, 0 if none
   bool writing_ = false;

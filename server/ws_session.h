@@ -7,9 +7,9 @@
 // and Beast closes with 1009. Liveness is the hub's (it asks for pings), so
 // Beast's idle timeout and keep-alive pings are off.
 //
-// Outbound: one write queue ("are we already writing?"). A presence_bulk is
-// written as a gather of the hub's shared view encodings, so fan-out copies
-// no bytes per subscriber. Backpressure: when the bytes queued for a socket
+// Outbound: one write queue ("are we already writing?"), one buffer per
+// frame. A presence_bulk of one view is the hub's shared encoding of that
+// view, so such a fan-out copies no bytes per subscriber. Backpressure: when the bytes queued for a socket
 // exceed Config::max_queued_bytes, the queue is dropped, the hub is told the
 // socket is gone, and it is closed with 1008 "slow reader". A close that
 // cannot complete (a peer that stopped reading) drops the TCP connection

@@ -13,6 +13,9 @@ namespace presence {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+// A session's pending-views buffer keeps at most this capacity between
+// flushes.
+constexpr size_t kKeptPendingViews = 64;
 
 enum class TimerKind : uint8_t { kConnection, kGrace, kActivity, kRemoteNode };
 
@@ -66,27 +69,6 @@ int StatusRank(Status status) {
 
 }  // namespace
 
-std::string Transmit::Flatten() const {
-  if (views.empty()) return text;
-  std::string out;
-  out.reserve(FrameBytes());
-  out.append(kBulkFramePrefix);
-  for (size_t i = 0; i < views.size(); ++i) {
-    if (i != 0) out.append(kBulkFrameSeparator);
-    out.append(views[i]->json);
-  }
-  out.append(kBulkFrameSuffix);
-  return out;
-}
-
-size_t Transmit::FrameBytes() const {
-  if (views.empty()) return text.size();
-  size_t n = kBulkFramePrefix.size() + kBulkFrameSuffix.size() +
-             (views.size() - 1) * kBulkFrameSeparator.size();
-  for (const SharedView& v : views) n += v->json.size();
-  return n;
-}
-
 struct Hub::Impl {
   struct User;
   struct Session;
@@ -115,7 +97,18 @@ struct Hub::Impl {
     std::optional<int64_t> grace_until_ms;
     int64_t grace_timer_at = kNever;
     std::unordered_set<User*> subscriptions;
-    std::vector<SharedView> pending;  // filled and drained within a flush
+    // Views for this session's next frame: filled and drained within a
+    // flush (pointers into the targets' caches, which do not change during
+    // it). Kept between flushes so its capacity is reused.
+    std::vector<const SharedView*> pending;
+  };
+
+  // A subscription, kept by its target: the viewer class of the subscriber
+  // (so a flush needs no contacts lookup per watcher; recomputed when the
+  // target's contacts change) and the view it was last sent.
+  struct Edge {
+    ViewerClass cls = ViewerClass::kOther;
+    SharedView delivered;
   };
 
   struct User {
@@ -139,8 +132,8 @@ struct Hub::Impl {
     bool cache_changed = false;  // since the last flush
     bool reclassify = false;     // contacts changed since the last flush
     bool dirty = false;
-    // Subscriber session -> the view it was last sent.
-    std::unordered_map<Session*, SharedView> subscribers;
+    // Subscriber session -> its class and the view it was last sent.
+    std::unordered_map<Session*, Edge> subscribers;
   };
 
   // A remote node as far as this hub knows it.
@@ -165,6 +158,9 @@ struct Hub::Impl {
       timers;
   std::optional<int64_t> flush_at;
   std::vector<User*> dirty;
+  // Scratch of Flush, kept so its capacity is reused.
+  std::vector<User*> flushing;
+  std::vector<Session*> touched;
   std::deque<Transmit> out;
   std::unordered_map<std::string, int64_t> last_seen_out;
   HubStats counters;
@@ -186,15 +182,28 @@ struct Hub::Impl {
     out.push_back(std::move(t));
   }
 
-  void SendBulk(ConnId conn, std::vector<SharedView> views) {
+  // Queues one presence_bulk of `views` (pointers valid for this call):
+  // one view goes out as its shared encoded frame, more are copied into
+  // one buffer (a view is some tens of bytes; copying them is cheaper than
+  // a reference count per view per frame, and the host writes one buffer).
+  void SendBulk(ConnId conn, const std::vector<const SharedView*>& views) {
     Transmit t;
     t.conn = conn;
-    if (views.empty()) {
-      t.text = Serialize(ServerFrame{BulkFrame{}});
+    if (views.size() == 1) {
+      t.view = *views.front();
     } else {
-      t.views = std::move(views);
+      size_t n = kBulkFramePrefix.size() + kBulkFrameSuffix.size();
+      for (const SharedView* v : views) {
+        n += (*v)->json().size() + kBulkFrameSeparator.size();
+      }
+      t.text.reserve(n);
+      t.text.append(kBulkFramePrefix);
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (i != 0) t.text.append(kBulkFrameSeparator);
+        t.text.append((*views[i])->json());
+      }
+      t.text.append(kBulkFrameSuffix);
     }
-    counters.frames_out["presence_bulk"]++;
     counters.bytes_out += t.FrameBytes();
     out.push_back(std::move(t));
   }
@@ -402,7 +411,9 @@ struct Hub::Impl {
       View v = Project(u.state, u.settings, static_cast<ViewerClass>(c));
       if (u.cache[c] && u.cache[c]->view == v) continue;
       auto encoded = std::make_shared<EncodedView>();
-      encoded->json = ViewJson(v);
+      encoded->frame.append(kBulkFramePrefix);
+      AppendViewJson(v, &encoded->frame);
+      encoded->frame.append(kBulkFrameSuffix);
       encoded->view = std::move(v);
       u.cache[c] = std::move(encoded);
       u.cache_changed = true;
@@ -775,17 +786,19 @@ struct Hub::Impl {
       }
       for (User* t : drop) Unsubscribe(s, *t);
     }
-    std::vector<SharedView> views;
+    std::vector<const SharedView*> views;
     views.reserve(ids.size());
     for (std::string_view id : ids) {
       User& t = GetOrLoadUser(id);
       s.subscriptions.insert(&t);
       RefreshCache(t);
-      SharedView v = t.cache[static_cast<int>(ClassOf(*s.user, t))];
-      t.subscribers[&s] = v;
-      views.push_back(std::move(v));
+      Edge& edge = t.subscribers[&s];
+      edge.cls = ClassOf(*s.user, t);
+      edge.delivered = t.cache[static_cast<int>(edge.cls)];
+      views.push_back(&t.cache[static_cast<int>(edge.cls)]);
     }
-    SendBulk(c.id, std::move(views));
+    counters.frames_out["presence_bulk"]++;
+    SendBulk(c.id, views);
     (void)now_ms;
   }
 
@@ -793,32 +806,42 @@ struct Hub::Impl {
 
   void Flush() {
     counters.flushes++;
-    std::vector<Session*> touched;
-    std::vector<User*> users_done;
-    users_done.swap(dirty);
-    for (User* u : users_done) {
+    touched.clear();
+    flushing.clear();
+    flushing.swap(dirty);
+    for (User* u : flushing) {
       u->dirty = false;
       if (u->subscribers.empty()) continue;  // encode when someone looks
       RefreshCache(*u);
-      if (!u->cache_changed && !u->reclassify) continue;
+      const bool reclassify = u->reclassify;
+      if (!u->cache_changed && !reclassify) continue;
       u->cache_changed = false;
       u->reclassify = false;
-      for (auto& [s, delivered] : u->subscribers) {
+      for (auto& [s, edge] : u->subscribers) {
+        // Before the connection check: a session that resumes without
+        // re-subscribing keeps this edge.
+        if (reclassify) edge.cls = ClassOf(*s->user, *u);
         if (!s->conn) continue;  // resumes re-subscribe and get a snapshot
-        const SharedView& v = u->cache[static_cast<int>(ClassOf(*s->user, *u))];
-        if (delivered == v) continue;
-        const bool same = delivered && delivered->view == v->view;
-        delivered = v;
+        const SharedView& v = u->cache[static_cast<int>(edge.cls)];
+        if (edge.delivered == v) continue;
+        const bool same = edge.delivered && edge.delivered->view == v->view;
+        edge.delivered = v;
         if (same) continue;
         if (s->pending.empty()) touched.push_back(s);
-        s->pending.push_back(v);
+        s->pending.push_back(&v);
       }
     }
+    counters.frames_out["presence_bulk"] += touched.size();
     for (Session* s : touched) {
-      SendBulk(*s->conn, std::move(s->pending));
+      SendBulk(*s->conn, s->pending);
       s->pending.clear();
+      // One large flush (a big subscription list all changing) must not
+      // pin its capacity for the session's lifetime.
+      if (s->pending.capacity() > kKeptPendingViews) {
+        std::vector<const SharedView*>().swap(s->pending);
+      }
     }
-    for (User* u : users_done) MaybeForget(*u);
+    for (User* u : flushing) MaybeForget(*u);
   }
 
   void OnConnectionTimer(ConnId id, int64_t at, int64_t now_ms) {

@@ -441,6 +441,91 @@ TEST(PrivacyRule, ContactsAreTheTargetsOwnListAndChangesApplyAtOnce) {
   EXPECT_EQ(*d.LastView(bob, "alice"), View{"alice"});
 }
 
+// The hub keeps each subscription's viewer class instead of looking the
+// viewer up in the target's contacts on every change: that cache must follow
+// contacts changes, made alone or in the same window as a status change,
+// and must never let a stranger share a contact's view.
+TEST(PrivacyRule, CachedViewerClassFollowsContactsChanges) {
+  HubDriver d;
+  d.env.store["alice"].settings = {Visibility::kContacts, Visibility::kNobody,
+                                   Visibility::kContacts};
+  ConnId alice = d.Connect("alice");
+  ConnId bob = d.Connect("bob");
+  ConnId carol = d.Connect("carol");  // never a contact
+  d.Subscribe(bob, {"alice"});
+  d.Subscribe(carol, {"alice"});
+  EXPECT_EQ(*d.LastView(bob, "alice"), View{"alice"});
+  // Made a contact in the window of a status change: both at once.
+  d.hub.UpdateContacts("alice", {"bob"}, d.now);
+  d.SetStatus(alice, kAway);
+  d.Flush();
+  EXPECT_EQ(d.LastView(bob, "alice")->status, kAway);
+  // Later changes use the class cached at that flush.
+  d.SetStatus(alice, kOn);
+  d.Flush();
+  EXPECT_EQ(d.LastView(bob, "alice")->status, kOn);
+  d.Send(alice, ActivityFrame{Activity::Typing("c1")});
+  d.Flush();
+  EXPECT_EQ(d.LastView(bob, "alice")->activity, Activity::Typing("c1"));
+  // Removed: hidden again at once, and later changes stay hidden.
+  d.hub.UpdateContacts("alice", {}, d.now);
+  d.Flush();
+  EXPECT_EQ(*d.LastView(bob, "alice"), View{"alice"});
+  const size_t frames = d.BulkCount(bob);
+  d.SetStatus(alice, kAway);
+  d.Flush();
+  EXPECT_EQ(d.BulkCount(bob), frames);
+  // Carol saw nothing but the snapshot, whatever bob's class was.
+  EXPECT_EQ(d.BulkCount(carol), 1u);
+  EXPECT_EQ(*d.LastView(carol, "alice"), View{"alice"});
+}
+
+TEST(PrivacyRule, CachedViewerClassFollowsContactsChangesWhileDetached) {
+  HubDriver d;
+  d.env.store["alice"].settings.show_online_status = Visibility::kContacts;
+  ConnId alice = d.Connect("alice");
+  ConnId bob = d.Connect("bob");
+  const std::string session = d.Welcome(bob).session;
+  d.Subscribe(bob, {"alice"});
+  EXPECT_EQ(*d.LastView(bob, "alice"), View{"alice"});
+  // Bob's socket closes; his session (and its subscription) waits out the
+  // leave grace while alice makes him a contact.
+  d.Close(bob);
+  d.hub.UpdateContacts("alice", {"bob"}, d.now);
+  d.Flush();
+  // Resumed without subscribing again: the next change shows the status.
+  ConnId again = d.Connect("bob", Device::kWeb, session);
+  ASSERT_EQ(d.Welcome(again).session, session);
+  d.SetStatus(alice, kAway);
+  d.Flush();
+  EXPECT_EQ(d.LastView(again, "alice")->status, kAway);
+  // And the other way: removed while detached, nothing shows afterwards.
+  d.Close(again);
+  d.hub.UpdateContacts("alice", {}, d.now);
+  d.Flush();
+  ConnId third = d.Connect("bob", Device::kWeb, session);
+  ASSERT_EQ(d.Welcome(third).session, session);
+  d.SetStatus(alice, kOn);
+  d.Flush();
+  const std::vector<View> seen = d.ViewsOf(third, "alice");
+  ASSERT_FALSE(seen.empty());  // the status it had was taken back
+  for (const View& v : seen) EXPECT_EQ(v, View{"alice"});
+}
+
+TEST(PrivacyRule, SelfViewIgnoresTheUsersOwnContacts) {
+  HubDriver d;
+  d.env.store["alice"].settings = {Visibility::kNobody, Visibility::kNobody,
+                                   Visibility::kNobody};
+  ConnId alice = d.Connect("alice");
+  d.Subscribe(alice, {"alice"});
+  EXPECT_EQ(d.LastView(alice, "alice")->status, kOn);
+  d.hub.UpdateContacts("alice", {"alice", "bob"}, d.now);
+  d.SetStatus(alice, kAway);
+  d.Flush();
+  EXPECT_EQ(d.LastView(alice, "alice")->status, kAway);
+  EXPECT_EQ(d.LastView(alice, "alice")->device, Device::kWeb);
+}
+
 // ---------------- Projection diff ----------------
 
 TEST(ProjectionDiffRule, NoFrameWhenOnlyAFieldHiddenFromTheViewerChanges) {

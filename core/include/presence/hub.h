@@ -66,6 +66,7 @@
 #include <vector>
 
 #include "presence/activity.h"
+#include "presence/codec.h"
 #include "presence/hub_env.h"
 #include "presence/model.h"
 #include "presence/node_share.h"
@@ -92,10 +93,19 @@ struct HubConfig {
   int64_t remote_ttl_ms = 75'000;
 };
 
-// A View encoded once and shared by every frame that carries it.
+// A View encoded once per viewer class and shared by every frame that
+// carries it. `frame` is the whole presence_bulk frame of this view alone
+// (what most flushes send a watcher), so such a frame costs no allocation
+// and no copy; json() is the view's own object inside it, which larger
+// frames copy.
 struct EncodedView {
   View view;
-  std::string json;
+  std::string frame;
+  std::string_view json() const {
+    return std::string_view(frame).substr(
+        kBulkFramePrefix.size(),
+        frame.size() - kBulkFramePrefix.size() - kBulkFrameSuffix.size());
+  }
 };
 using SharedView = std::shared_ptr<const EncodedView>;
 
@@ -104,16 +114,18 @@ struct Transmit {
   enum class Kind : uint8_t { kFrame, kPing, kClose };
   Kind kind = Kind::kFrame;
   ConnId conn = 0;
-  // kFrame: the whole frame, unless `views` is non-empty, in which case the
-  // frame is kBulkFramePrefix + views joined by "," + kBulkFrameSuffix.
-  // kClose: the close reason.
+  // kFrame: the whole frame: `view->frame` if `view` is set (a bulk frame
+  // of one view, shared), else `text`. kClose: the close reason.
   std::string text;
-  std::vector<SharedView> views;
+  SharedView view;
   int close_code = 0;  // kClose
 
-  // The frame as one string (for hosts that do not scatter-gather).
-  std::string Flatten() const;
-  size_t FrameBytes() const;
+  // The frame's bytes (kFrame); valid while this Transmit lives.
+  std::string_view Bytes() const {
+    return view ? std::string_view(view->frame) : std::string_view(text);
+  }
+  std::string Flatten() const { return std::string(Bytes()); }
+  size_t FrameBytes() const { return Bytes().size(); }
 };
 
 struct LastSeenUpdate {
