@@ -62,6 +62,14 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 
+// Wall clock in microseconds: the server's flush grid is on the wall
+// clock's milliseconds (latency itself uses the steady clock).
+int64_t WallUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -82,21 +90,24 @@ struct Options {
   int port = 0;
   pid_t server_pid = 0;
   std::string jwt_secret = "bench-secret";
-  int group = 200;              // users per group (w1, w4)
-  int groups = 1;               // number of groups (w1, w4)
-  int conns = 19000;            // w2
-  int watch = 20;               // w2: users each connection watches
-  int population = 1000;        // w3: users that are subscribed to
-  int subscribers = 1000;       // w3
-  int sub_size = 500;           // w3: users per subscription
-  int victims = 10;             // w5
-  int conns_per_ip = 10000;     // source-address spread
-  int concurrency = 200;        // connection attempts in flight
-  double step_s = 3;            // w1: length of a rate step
-  double start_rate = 500;      // w1: status changes per second, first step
-  double rate_factor = 1.5;     // w1: next step's rate
-  int max_steps = 14;           // w1
-  double p99_limit_ms = 50;     // w1: saturation
+  int group = 200;           // users per group (w1, w4)
+  int groups = 1;            // number of groups (w1, w4)
+  int conns = 19000;         // w2
+  int watch = 20;            // w2: users each connection watches
+  int population = 1000;     // w3: users that are subscribed to
+  int subscribers = 1000;    // w3
+  int sub_size = 500;        // w3: users per subscription
+  int victims = 10;          // w5
+  int conns_per_ip = 10000;  // source-address spread
+  int concurrency = 200;     // connection attempts in flight
+  double step_s = 3;         // w1: length of a rate step
+  double start_rate = 500;   // w1: status changes per second, first step
+  double rate_factor = 1.5;  // w1: next step's rate
+  int max_steps = 14;        // w1
+  double p99_limit_ms = 50;  // w1: saturation
+  // w1, Presence: the server's --flush-ms, to split latency at its flush
+  // grid (0: no split).
+  int64_t server_flush_ms = 0;
   double idle_s = 60;           // w2: measured idle window
   double typing_s = 10;         // w4
   double detect_limit_s = 120;  // w5: give up after
@@ -119,6 +130,14 @@ struct Window {
   uint64_t bytes =
       0;  // server -> client bytes on the wire (payload + WS header)
   std::vector<uint32_t> lat_us;
+  // What latency is made of (w1): how late the generator's own 1 ms send
+  // tick fired (its event loop was busy: receive stamps are late by as
+  // much), and, with server_flush_ms, the part of each latency after the
+  // server's flush grid point that followed the send (server queueing and
+  // writing, the kernel, the generator's reading) -- the rest is the
+  // coalescing window.
+  std::vector<uint32_t> tick_late_us;
+  std::vector<uint32_t> after_flush_us;
 };
 
 struct Result {
@@ -128,6 +147,8 @@ struct Result {
   double gen_cpu_s = 0;
   double deliveries_per_cpu_s = 0;
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  double tick_late_p50_ms = 0, tick_late_p99_ms = 0;
+  double after_flush_p50_ms = 0, after_flush_p99_ms = 0;
   double bytes_per_delivery = 0;
   double delivered_ratio = 0;
   uint64_t deliveries = 0, sent = 0;
@@ -252,6 +273,10 @@ class Bench {
         r.server_cpu_s > 0 ? double(w_.deliveries) / r.server_cpu_s : 0;
     r.p50_ms = Percentile(w_.lat_us, 0.50);
     r.p99_ms = Percentile(w_.lat_us, 0.99);
+    r.tick_late_p50_ms = Percentile(w_.tick_late_us, 0.50);
+    r.tick_late_p99_ms = Percentile(w_.tick_late_us, 0.99);
+    r.after_flush_p50_ms = Percentile(w_.after_flush_us, 0.50);
+    r.after_flush_p99_ms = Percentile(w_.after_flush_us, 0.99);
     r.max_ms =
         w_.lat_us.empty()
             ? 0
@@ -267,6 +292,7 @@ class Bench {
   void SendStatus(int user, Status s) {
     Conn& c = *conns_[size_t(user_conn_[size_t(user)])];
     sent_us_[size_t(user)][size_t(s)] = NowUs();
+    sent_wall_us_[size_t(user)][size_t(s)] = WallUs();
     c.Send(adapter_->StatusFrame(c.state, s));
   }
   // Records a delivered status view at `now`, with its latency when the
@@ -281,9 +307,17 @@ class Bench {
     int64_t sent = sent_us_[size_t(v.user)][size_t(v.status)];
     if (sent > 0)
       w_.lat_us.push_back(uint32_t(std::min<int64_t>(now - sent, UINT32_MAX)));
+    if (sent > 0 && opt_.server_flush_ms > 0) {
+      const int64_t grid = opt_.server_flush_ms * 1000;
+      const int64_t sent_wall = sent_wall_us_[size_t(v.user)][size_t(v.status)];
+      const int64_t flush = (sent_wall / grid + 1) * grid;
+      w_.after_flush_us.push_back(
+          uint32_t(std::clamp<int64_t>(WallUs() - flush, 0, UINT32_MAX)));
+    }
   }
   void InitUsers(int n) {
     sent_us_.assign(size_t(n), {0, 0, 0});
+    sent_wall_us_.assign(size_t(n), {0, 0, 0});
     user_conn_.assign(size_t(n), -1);
   }
   awaitable<Result> ChurnStep(double rate, double seconds, int fanout);
@@ -326,6 +360,7 @@ class Bench {
   std::vector<int> user_conn_;  // user -> index in conns_
   std::vector<std::array<int64_t, 3>>
       sent_us_;  // user -> status -> last send time
+  std::vector<std::array<int64_t, 3>> sent_wall_us_;  // the same, wall clock
   std::function<void(Conn&, const Parsed&, int64_t)> on_views_;
   Window w_;
   int pending_ = 0, ready_ = 0, failures_ = 0, errors_ = 0, closed_ = 0;
@@ -506,6 +541,10 @@ awaitable<Result> Bench::ChurnStep(double rate, double seconds, int fanout) {
     next += std::chrono::milliseconds(1);
     tick.expires_at(next);
     co_await tick.async_wait(use_awaitable);
+    w_.tick_late_us.push_back(uint32_t(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now() - next)
+               .count())));
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -595,10 +634,12 @@ awaitable<void> Bench::W1() {
             "w1 step %2d: rate %7.0f/s  deliv/s %9.0f  server cpu %5.2f/%4.1fs "
             " gen cpu %5.2f  "
             "deliv/cpu-s %9.0f  p50 %6.2f p99 %7.2f max %7.1f ms  ratio %.3f  "
-            "B/deliv %.1f\n",
+            "B/deliv %.1f  gen tick late p50/p99 %.2f/%.2f  after flush "
+            "p50/p99 %.2f/%.2f ms\n",
             step, rate, r.deliveries_per_s, r.server_cpu_s, r.seconds,
             r.gen_cpu_s, r.deliveries_per_cpu_s, r.p50_ms, r.p99_ms, r.max_ms,
-            r.delivered_ratio, r.bytes_per_delivery);
+            r.delivered_ratio, r.bytes_per_delivery, r.tick_late_p50_ms,
+            r.tick_late_p99_ms, r.after_flush_p50_ms, r.after_flush_p99_ms);
     if (r.deliveries_per_cpu_s > peak.deliveries_per_cpu_s) peak = r;
     bool behind = r.delivered_ratio < 0.8 || closed_ > 0;
     bool slow = r.p99_ms > opt_.p99_limit_ms;
@@ -636,8 +677,13 @@ awaitable<void> Bench::W1() {
     co_await Quiesce(60);
     half = co_await ChurnStep(sat_rate / 2, opt_.step_s, fanout);
     fprintf(stderr,
-            "w1 half load: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f ms\n",
-            sat_rate / 2, half.deliveries_per_s, half.p50_ms, half.p99_ms);
+            "w1 half load: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f ms  "
+            "server cpu %.2f gen cpu %.2f  gen tick late p50/p99 %.2f/%.2f  "
+            "after flush p50/p99 %.2f/%.2f ms\n",
+            sat_rate / 2, half.deliveries_per_s, half.p50_ms, half.p99_ms,
+            half.server_cpu_s / half.seconds, half.gen_cpu_s / half.seconds,
+            half.tick_late_p50_ms, half.tick_late_p99_ms,
+            half.after_flush_p50_ms, half.after_flush_p99_ms);
   }
   Result& best = sat;
   double best_rate = sat_rate;
@@ -657,6 +703,12 @@ awaitable<void> Bench::W1() {
        {"half_p50_ms", Num(half.p50_ms, 2)},
        {"half_p99_ms", Num(half.p99_ms, 2)},
        {"half_max_ms", Num(half.max_ms, 2)},
+       {"half_gen_tick_late_p99_ms", Num(half.tick_late_p99_ms, 2)},
+       {"half_after_flush_p99_ms", Num(half.after_flush_p99_ms, 2)},
+       {"half_server_cpu_util",
+        Num(half.seconds > 0 ? half.server_cpu_s / half.seconds : 0, 2)},
+       {"half_gen_cpu_util",
+        Num(half.seconds > 0 ? half.gen_cpu_s / half.seconds : 0, 2)},
        {"half_deliveries_per_cpu_s", Num(half.deliveries_per_cpu_s, 0)},
        {"peak_deliveries_per_cpu_s", Num(peak.deliveries_per_cpu_s, 0)},
        {"peak_deliveries_per_s", Num(peak.deliveries_per_s, 0)},
@@ -1302,6 +1354,8 @@ int main(int argc, char** argv) {
       o.max_steps = std::stoi(next());
     else if (a == "--p99-limit-ms")
       o.p99_limit_ms = std::stod(next());
+    else if (a == "--server-flush-ms")
+      o.server_flush_ms = std::stoll(next());
     else if (a == "--idle-s")
       o.idle_s = std::stod(next());
     else if (a == "--typing-s")
