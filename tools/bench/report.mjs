@@ -40,8 +40,16 @@ average around each run, are in \`docs/benchmarks.jsonl\`.
   (all threads) from \`/proc/PID/stat\` over the same window; this is the
   figure least disturbed by other load on the machine.
 - **Latency**: the generator remembers when it sent each user's last change
-  to each status; a receiver's latency is its receive time minus that send
-  time (same clock, same process), so no timestamp is added to the frames.
+  to each status; a receiver's latency is the moment the kernel received
+  the frame on that client's socket (\`SO_TIMESTAMPNS\` on each read) minus
+  that send time (same machine), so no timestamp is added to the frames.
+  The moment the generator itself gets to a frame is not used: it is one
+  thread reading every client's socket in turn, so a fan-out to 1 000
+  clients would be stamped late by the reading of the frames before it
+  (a real client reads its own socket at once). W1 also prints what the
+  latency is made of: for Presence the part after the server's flush grid
+  point (the rest is the coalescing window), and how late the generator's
+  own 1 ms send tick fired (\`compare.log\`).
 - **Bytes per delivery**: server→client WebSocket bytes (payload + frame
   header, no compression on any system) divided by deliveries.
 - **RSS per connection**: (server VmRSS with the connections open − VmRSS
@@ -364,8 +372,10 @@ md += `
   deliveries per server CPU-second are much less affected. Per-run load and
   wall time are in \`docs/benchmarks.jsonl\`.
 - Server on core \`BENCH_SERVER_CPU\` (0) and generator on core \`BENCH_GEN_CPU\` (1)
-  with \`taskset\`, both at \`nice -n ${process.env.BENCH_NICE ?? -10}\` (\`BENCH_NICE\`), so the
-  other builds (at nice 5–10) yield to them; browser tests at nice −8 did not.
+  with \`taskset\`, both at \`nice -n ${process.env.BENCH_NICE ?? -10}\` (\`BENCH_NICE\`), each in a
+  session of its own whose autogroup gets the same nice (with autogroup
+  scheduling a nice value only ranks processes within their session), so the
+  other builds yield to them; browser tests at nice −8 did not.
   Loopback only; the generator's open-file limit is the container's hard limit.
 
 ## Rerun

@@ -24,6 +24,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,10 +38,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -163,6 +167,123 @@ double Percentile(std::vector<uint32_t>& v, double q) {
 
 class Bench;
 
+// A TCP socket that also reports when the kernel received the bytes a
+// read returned (SO_TIMESTAMPNS on recvmsg; for TCP, the arrival of the
+// last segment read). The generator is one thread reading every client's
+// socket in turn, so the moment it gets to a frame is late by the frames
+// read before it; a real client has a machine of its own and reads as
+// soon as its bytes arrive. Latency is measured at the arrival.
+class StampedSocket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  explicit StampedSocket(asio::io_context& io) : sock_(io) {}
+  executor_type get_executor() { return sock_.get_executor(); }
+  tcp::socket& socket() { return sock_; }
+  // Wall-clock microseconds of the last read's bytes' arrival, 0 if none.
+  int64_t arrival_wall_us() const { return arrival_wall_us_; }
+  void EnableStamps() {
+    int one = 1;
+    setsockopt(sock_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &one,
+               sizeof one);
+  }
+
+  template <class MutableBuffers, class Handler>
+  auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    return asio::async_initiate<Handler, void(beast::error_code, size_t)>(
+        [this](auto h, const MutableBuffers& b) {
+          StartRead(std::move(h), b, /*waited=*/false);
+        },
+        handler, buffers);
+  }
+  template <class ConstBuffers, class Handler>
+  auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    return sock_.async_write_some(buffers, std::forward<Handler>(handler));
+  }
+
+  friend void beast_close_socket(StampedSocket& s) {
+    beast::error_code ec;
+    s.sock_.close(ec);
+  }
+  template <class TeardownHandler>
+  friend void async_teardown(beast::role_type role, StampedSocket& s,
+                             TeardownHandler&& handler) {
+    websocket::async_teardown(role, s.sock_,
+                              std::forward<TeardownHandler>(handler));
+  }
+  friend void teardown(beast::role_type role, StampedSocket& s,
+                       beast::error_code& ec) {
+    websocket::teardown(role, s.sock_, ec);
+  }
+
+ private:
+  // Tries recvmsg; on EAGAIN waits for readability and tries again. The
+  // handler runs from the executor, never inside the initiating call.
+  template <class Handler, class MutableBuffers>
+  void StartRead(Handler h, const MutableBuffers& b, bool waited) {
+    iovec iov[8];
+    size_t n_iov = 0, total = 0;
+    for (auto it = asio::buffer_sequence_begin(b);
+         it != asio::buffer_sequence_end(b) && n_iov < 8; ++it) {
+      asio::mutable_buffer mb(*it);
+      iov[n_iov].iov_base = mb.data();
+      iov[n_iov].iov_len = mb.size();
+      total += mb.size();
+      ++n_iov;
+    }
+    if (total == 0) {
+      asio::post(sock_.get_executor(),
+                 [h = std::move(h)]() mutable { h(beast::error_code{}, 0); });
+      return;
+    }
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n_iov;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t r =
+        ::recvmsg(sock_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      sock_.async_wait(
+          tcp::socket::wait_read,
+          [this, h = std::move(h), b](beast::error_code ec) mutable {
+            if (ec) {
+              h(ec, 0);
+              return;
+            }
+            StartRead(std::move(h), b, /*waited=*/true);
+          });
+      return;
+    }
+    beast::error_code ec;
+    size_t n = 0;
+    if (r < 0) {
+      ec = beast::error_code(errno, boost::system::system_category());
+    } else if (r == 0) {
+      ec = asio::error::eof;
+    } else {
+      n = size_t(r);
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+           c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          arrival_wall_us_ = int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+        }
+      }
+    }
+    if (waited) {
+      h(ec, n);  // already inside a completion handler
+    } else {
+      asio::post(sock_.get_executor(),
+                 [h = std::move(h), ec, n]() mutable { h(ec, n); });
+    }
+  }
+
+  tcp::socket sock_;
+  int64_t arrival_wall_us_ = 0;
+};
+
 // One WebSocket client connection: connect from a chosen source address,
 // upgrade, then a read loop and a write queue ("are we already writing?").
 class Conn : public std::enable_shared_from_this<Conn> {
@@ -193,7 +314,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Fail(const char* what, beast::error_code ec);
 
   Bench& bench_;
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<StampedSocket> ws_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   bool writing_ = false;
@@ -305,14 +426,18 @@ class Bench {
     ++w_.deliveries;
     if (v.status == Status::kOffline) return;
     int64_t sent = sent_us_[size_t(v.user)][size_t(v.status)];
+    // (A view that arrived before the send it is matched with was caused
+    // by an earlier change of the same user to the same status: 0.)
     if (sent > 0)
-      w_.lat_us.push_back(uint32_t(std::min<int64_t>(now - sent, UINT32_MAX)));
+      w_.lat_us.push_back(
+          uint32_t(std::clamp<int64_t>(now - sent, 0, UINT32_MAX)));
     if (sent > 0 && opt_.server_flush_ms > 0) {
       const int64_t grid = opt_.server_flush_ms * 1000;
       const int64_t sent_wall = sent_wall_us_[size_t(v.user)][size_t(v.status)];
       const int64_t flush = (sent_wall / grid + 1) * grid;
+      const int64_t arrival_wall = WallUs() - (NowUs() - now);
       w_.after_flush_us.push_back(
-          uint32_t(std::clamp<int64_t>(WallUs() - flush, 0, UINT32_MAX)));
+          uint32_t(std::clamp<int64_t>(arrival_wall - flush, 0, UINT32_MAX)));
     }
   }
   void InitUsers(int n) {
@@ -380,7 +505,7 @@ Conn::Conn(Bench& bench, int index_, ConnState s)
     : state(std::move(s)), index(index_), bench_(bench), ws_(bench.io()) {}
 
 void Conn::Start(const tcp::endpoint& server, const asio::ip::address& source) {
-  auto& sock = ws_.next_layer();
+  auto& sock = ws_.next_layer().socket();
   beast::error_code ec;
   sock.open(tcp::v4(), ec);
   if (ec) return Fail("open", ec);
@@ -398,7 +523,8 @@ void Conn::Start(const tcp::endpoint& server, const asio::ip::address& source) {
 
 void Conn::OnConnect(beast::error_code ec) {
   if (ec) return Fail("connect", ec);
-  ws_.next_layer().set_option(tcp::no_delay(true));
+  ws_.next_layer().socket().set_option(tcp::no_delay(true));
+  ws_.next_layer().EnableStamps();
   ws_.binary(bench_.adapter().Binary());
   ws_.auto_fragment(false);
   ws_.read_message_max(64 << 20);
@@ -438,6 +564,11 @@ void Conn::OnRead(beast::error_code ec, size_t n) {
   }
   if (superseded) return;
   int64_t now = NowUs();
+  // The frame's arrival in the kernel, on the steady clock (see
+  // StampedSocket): when its client would have read it.
+  if (int64_t arrival = ws_.next_layer().arrival_wall_us(); arrival > 0) {
+    now -= std::clamp<int64_t>(WallUs() - arrival, 0, 60'000'000);
+  }
   auto data = buffer_.cdata();
   std::string_view msg(static_cast<const char*>(data.data()), data.size());
   Parsed p;
@@ -478,12 +609,12 @@ void Conn::Vanish() {
   beast::error_code ec;
   // Cancels the pending read: Beast answers pings only inside a read, so
   // none is answered from now on. The TCP connection stays up.
-  ws_.next_layer().cancel(ec);
+  ws_.next_layer().socket().cancel(ec);
 }
 
 void Conn::Close() {
   beast::error_code ec;
-  ws_.next_layer().close(ec);
+  ws_.next_layer().socket().close(ec);
   open = false;
 }
 
@@ -540,10 +671,13 @@ awaitable<Result> Bench::ChurnStep(double rate, double seconds, int fanout) {
   while (true) {
     next += std::chrono::milliseconds(1);
     tick.expires_at(next);
+    const auto waited_from = std::chrono::steady_clock::now();
     co_await tick.async_wait(use_awaitable);
+    // How long the loop took to come back to this timer once it was due
+    // (not counting a backlog of earlier ticks).
     w_.tick_late_us.push_back(uint32_t(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::steady_clock::now() - next)
+               std::chrono::steady_clock::now() - std::max(next, waited_from))
                .count())));
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
