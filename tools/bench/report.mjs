@@ -375,7 +375,10 @@ md += `
   with \`taskset\`, both at \`nice -n ${process.env.BENCH_NICE ?? -10}\` (\`BENCH_NICE\`), each in a
   session of its own whose autogroup gets the same nice (with autogroup
   scheduling a nice value only ranks processes within their session), so the
-  other builds yield to them; browser tests at nice −8 did not.
+  other builds yield to them; browser tests at nice −8 did not. W1 (a latency
+  goal of 10 ms) runs every system at \`SCHED_FIFO\` priority
+  ${process.env.BENCH_W1_RT ?? 10} (\`BENCH_W1_RT\`, 0 for off): at nice −10 alone the generator's own
+  1 ms timer still fired 10 ms late at p99 while other sessions built.
   Loopback only; the generator's open-file limit is the container's hard limit.
 
 ## Rerun
