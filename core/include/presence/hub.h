@@ -34,7 +34,9 @@
 // flushes on a fixed grid of flushMs (so a frame's timing depends only on
 // what that viewer may see). A change is projected once per viewer class and
 // serialized once per class; a viewer's bulk frame is assembled from those
-// shared pieces.
+// shared pieces (a frame of one view is the shared piece itself). Each
+// subscription remembers its viewer's class; a contacts change reclassifies
+// the target's subscribers at the next flush.
 //
 // Cluster rules: a remote node's shares count until `remote_ttl_ms` after
 // the node was last heard from; then they expire and the users they kept
