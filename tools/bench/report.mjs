@@ -78,7 +78,9 @@ unmeasured 2 s warm-up) until the receivers get < 80 % of the expected
 deliveries in a step, i.e. the system is saturated (a failing step is run once
 more before it counts, as the machine was shared). *Saturation* is the last
 step the receivers kept up with; *half load* is a step at half its rate; the
-*latency knee* is the highest step whose p99 stayed ≤ 50 ms. Deliveries per
+*latency knee* is the highest step whose p99 stayed ≤ 50 ms, i.e. saturation
+as the issue defines it, and *half the knee* is one more step at half the
+knee's rate (the issue's "p99 at half of it"). Deliveries per
 server CPU-second are the goal's measure; \`server / generator CPU\` shows
 which side was the limit (1.00 = a whole core).
 `;
@@ -86,13 +88,13 @@ for (const label of ['w1-200', 'w1-1000']) {
   const base = get(label, 'presence');
   if (!rows.some((r) => r.label === label)) continue;
   md += `\n### Groups of ${label.split('-')[1]}\n\n`;
-  md += '| system | deliveries/s at saturation | deliveries per server CPU-s at saturation | server / generator CPU at saturation | p50 / p99 at saturation (ms) | p99 at half load (ms) | latency knee: deliveries/s (p99 ms) | bytes per delivery | server RSS per conn (KiB) | stopped by |\n|---|---|---|---|---|---|---|---|---|---|\n';
+  md += '| system | deliveries/s at saturation | deliveries per server CPU-s at saturation | server / generator CPU at saturation | p50 / p99 at saturation (ms) | p99 at half load (ms) | latency knee: deliveries/s (p99 ms) | p99 at half the knee (ms) | bytes per delivery | server RSS per conn (KiB) | stopped by |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
   for (const s of systems) {
     const r = get(label, s);
     if (!r) continue;
-    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | | | | | |\n`; continue; }
+    if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | | | | | | |\n`; continue; }
     const knee = r.knee_rate > 0 ? `${fmt(r.knee_deliveries_per_s)} (${fmt(r.knee_p99_ms, 1)})` : 'p99 > 50 ms at the first step';
-    md += `| ${NAMES[s]} | ${fmt(r.sat_deliveries_per_s)} | ${fmt(r.sat_deliveries_per_cpu_s)} | ${fmt(r.sat_server_cpu_util, 2)} / ${fmt(r.sat_gen_cpu_util, 2)} | ${fmt(r.sat_p50_ms, 1)} / ${fmt(r.sat_p99_ms, 1)} | ${fmt(r.half_p99_ms, 1)} | ${knee} | ${fmt(r.bytes_per_delivery, 1)} | ${fmt(r.rss_per_conn_kb, 1)} | ${r.stop} |\n`;
+    md += `| ${NAMES[s]} | ${fmt(r.sat_deliveries_per_s)} | ${fmt(r.sat_deliveries_per_cpu_s)} | ${fmt(r.sat_server_cpu_util, 2)} / ${fmt(r.sat_gen_cpu_util, 2)} | ${fmt(r.sat_p50_ms, 1)} / ${fmt(r.sat_p99_ms, 1)} | ${fmt(r.half_p99_ms, 1)} | ${knee} | ${r.knee_half_p99_ms > 0 ? fmt(r.knee_half_p99_ms, 1) : 'no knee'} | ${fmt(r.bytes_per_delivery, 1)} | ${fmt(r.rss_per_conn_kb, 1)} | ${r.stop} |\n`;
   }
   if (base) {
     md += `\nPresence deliveries per server CPU-second at saturation: ${systems.slice(1).map((s) => `${ratio(base.sat_deliveries_per_cpu_s, get(label, s)?.sat_deliveries_per_cpu_s)} ${NAMES[s]}`).join(', ')}.\n`;
@@ -271,7 +273,9 @@ ${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)} 
     }
     goal(`W1/${n} ≥ 250 000 deliveries/s on one core`, p.sat_deliveries_per_cpu_s >= 250000,
       `${fmt(p.sat_deliveries_per_cpu_s)} per server CPU-s at saturation (${fmt(p.sat_deliveries_per_s)}/s wall at ${fmt(p.sat_server_cpu_util, 2)} of a core)`);
-    goal(`W1/${n} p99 ≤ 10 ms at half load`, p.half_p99_ms > 0 ? p.half_p99_ms <= 10 : null, `${fmt(p.half_p99_ms, 1)} ms`);
+    goal(`W1/${n} p99 ≤ 10 ms at half load (half the throughput saturation)`, p.half_p99_ms > 0 ? p.half_p99_ms <= 10 : null, `${fmt(p.half_p99_ms, 1)} ms`);
+    goal(`W1/${n} p99 ≤ 10 ms at half the knee (saturation = p99 passing 50 ms)`, p.knee_half_p99_ms > 0 ? p.knee_half_p99_ms <= 10 : null,
+      p.knee_half_p99_ms > 0 ? `${fmt(p.knee_half_p99_ms, 1)} ms at ${fmt(p.knee_rate / 2)} changes/s` : 'no knee');
   }
   const p2 = get('w2', 'presence'), w2 = get('w2', 'ws');
   if (p2 && w2 && !p2.failed && !w2.failed) goal('W2 RSS per idle connection ≤ ⅓ of ws relay', p2.rss_per_conn_kb <= w2.rss_per_conn_kb / 3, `${fmt(p2.rss_per_conn_kb, 2)} vs ${fmt(w2.rss_per_conn_kb, 2)} KiB (${(p2.rss_per_conn_kb / w2.rss_per_conn_kb).toFixed(2)})`);

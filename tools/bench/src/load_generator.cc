@@ -819,6 +819,19 @@ awaitable<void> Bench::W1() {
             half.tick_late_p50_ms, half.tick_late_p99_ms,
             half.after_flush_p50_ms, half.after_flush_p99_ms);
   }
+  // The issue defines saturation by latency (the rate where p99 passes the
+  // limit) and asks for p99 at half of it: that is half the knee's rate,
+  // which is well below half the throughput saturation above.
+  Result knee_half;
+  if (knee_rate > 0) {
+    co_await Quiesce(60);
+    knee_half = co_await ChurnStep(knee_rate / 2, opt_.step_s, fanout);
+    fprintf(stderr,
+            "w1 half the knee: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f "
+            "ms  server cpu %.2f\n",
+            knee_rate / 2, knee_half.deliveries_per_s, knee_half.p50_ms,
+            knee_half.p99_ms, knee_half.server_cpu_s / knee_half.seconds);
+  }
   Result& best = sat;
   double best_rate = sat_rate;
   PrintResult(
@@ -849,6 +862,9 @@ awaitable<void> Bench::W1() {
        {"knee_rate", Num(knee_rate, 0)},
        {"knee_deliveries_per_s", Num(knee.deliveries_per_s, 0)},
        {"knee_p99_ms", Num(knee.p99_ms, 2)},
+       {"knee_deliveries_per_cpu_s", Num(knee.deliveries_per_cpu_s, 0)},
+       {"knee_half_p50_ms", Num(knee_half.p50_ms, 2)},
+       {"knee_half_p99_ms", Num(knee_half.p99_ms, 2)},
        {"bytes_per_delivery", Num(best.bytes_per_delivery, 1)},
        {"rss_per_conn_kb", Num(rss_per_conn, 1)},
        {"stop", "\"" + stop_reason + "\""}});
