@@ -142,6 +142,10 @@ window.runBench = async (sizes) => {
       rounds: batches * perBatch,
       wasm_ms: wasmMs,
       js_ms: jsMs,
+      // The fastest batch: what a frame costs when nothing else runs (the
+      // median carries the machine's load).
+      wasm_min_ms: Math.min(...wasmTimes),
+      js_min_ms: Math.min(...jsTimes),
       calls_per_frame: median(callCounts),
       max_calls_per_frame: Math.max(...callCounts),
       // Main-thread ms per second when 10 000 user updates/s arrive in

@@ -5,7 +5,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -14,14 +14,16 @@ const require = createRequire(join(root, 'web/package.json'));
 const { chromium } = require('playwright-core');
 
 const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+// PRESENCE_WASM_DIR: another build of the module (flag experiments).
+const wasmDir = resolve(root, process.env.PRESENCE_WASM_DIR ?? 'build/wasm/wasm');
 const MOUNTS = [
   ['/web/src/', join(root, 'web/src')],
-  ['/wasm/', join(root, 'build/wasm/wasm')],
+  ['/wasm/', wasmDir],
   ['/', here],
 ];
-for (const f of ['build/wasm/wasm/presence_core.mjs', 'build/wasm/wasm/presence_core.wasm']) {
-  if (!existsSync(join(root, f))) {
-    console.error(`missing ${f}: run tools/build wasm`);
+for (const f of ['presence_core.mjs', 'presence_core.wasm']) {
+  if (!existsSync(join(wasmDir, f))) {
+    console.error(`missing ${join(wasmDir, f)}: run tools/build wasm`);
     process.exit(1);
   }
 }
@@ -54,7 +56,7 @@ try {
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
   const results = await page.evaluate((sizes) => window.runBench(sizes), [10, 1000, 10000]);
   for (const r of results) {
-    console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms, seed js ${r.js_ms.toFixed(3)} ms, ${r.calls_per_frame} calls into WASM per frame`);
+    console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms (min ${r.wasm_min_ms.toFixed(3)}), seed js ${r.js_ms.toFixed(3)} ms (min ${r.js_min_ms.toFixed(3)}), ${r.calls_per_frame} calls into WASM per frame`);
   }
   console.log(JSON.stringify({ system: 'client', workload: 'client', chromium: browser.version(), results }));
 } catch (e) {
