@@ -100,9 +100,11 @@ export function createStore(initialState = 'idle') {
   const userListeners = new Map(); // id -> Set<listener>
 
   function notify(changedIds) {
-    for (const id of changedIds) {
-      const set = userListeners.get(id);
-      if (set) for (const fn of [...set]) fn();
+    if (userListeners.size) {
+      for (const id of changedIds) {
+        const set = userListeners.get(id);
+        if (set) for (const fn of [...set]) fn();
+      }
     }
     for (const fn of [...listeners]) fn();
   }
