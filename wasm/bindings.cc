@@ -359,6 +359,8 @@ EMSCRIPTEN_KEEPALIVE double pc_limit(int index) {
 EMSCRIPTEN_KEEPALIVE Out* pc_out_new() { return new Out(); }
 
 // ---- the session ----
+// The handle is an owning pointer only across the C ABI: JS keeps it and
+// hands it back to pc_delete (ClientSession.delete()).
 EMSCRIPTEN_KEEPALIVE Session* pc_create(const char* config, uint32_t size,
                                         double random_seed) {
   return CreateSession(Text(config, size), random_seed).release();
@@ -381,7 +383,7 @@ EMSCRIPTEN_KEEPALIVE int pc_set_status(Session* s, const char* status,
   const auto parsed = presence::ParseStatus(Text(status, size));
   return parsed && s->core.SetStatus(*parsed, ToMs(now));
 }
-// `has_text` 0: no text (idle).
+// An empty text is no text (idle).
 EMSCRIPTEN_KEEPALIVE int pc_set_activity(Session* s, const char* kind,
                                          uint32_t kind_size, const char* text,
                                          uint32_t text_size, double now) {
