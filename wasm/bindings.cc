@@ -1,27 +1,34 @@
-// The JavaScript face of the client half of the core: embind entries only.
+// The WebAssembly face of the client half of the core: a plain C ABI.
 //
-// Raw entries, CanvasKit style: the friendly API (events, promises, objects
-// instead of JSON strings) is written in JS on top of these, in web/. Every
-// entry only converts arguments and results; each presence rule lives in
-// core/ and is tested there.
+// presence_core.mjs (wasm/presence_core.mjs, hand-written) turns these
+// exports into the module's JS API (docs/wasm.md); the friendly client
+// (events, objects, timers, the WebSocket) is web/'s. Every entry only
+// converts arguments and results; each presence rule lives in core/ and is
+// tested there.
 //
-// Boundary conventions (docs/wasm.md has the full table):
-//  - Times cross as JS numbers of epoch milliseconds. `ToMs` turns them into
-//    int64 without undefined behaviour: NaN is 0, the rest is truncated and
-//    clamped to the safe-integer range. Results come back as numbers, -1 for
-//    "none" where a time is optional.
-//  - Nothing throws out to JS. String and array inputs are taken as `val` and
-//    checked here, so a wrong type yields false / "" / an error result rather
-//    than an embind BindingError; the core itself never throws.
-//  - Few crossings per frame: one `handleMessage` per received frame, then
-//    one `pollChangesJson`, one `pollTransmits`, one `pollAction` and one
-//    `nextDeadline`. JSON out is written by the codec's fixed-schema writer.
+// Why not embind (DESIGN.md says embind; docs/wasm.md "Why a C ABI"): its
+// runtime was 9 KB of the 13.5 KB gzipped glue and a third of the .wasm
+// (type registration, RTTI, `val`), and its string marshalling (a JS loop
+// over every UTF-16 unit, twice) was a hot spot of applying a bulk.
+//
+// Boundary conventions:
+//  - Strings come in as (pointer, byte length) of UTF-8 that JS wrote into
+//    memory it got from `malloc`; invalid UTF-8 reaches the codec unchanged.
+//  - Strings go out through an `Out` (one per session, one for the free
+//    functions): the call fills `text` and publishes its address and size
+//    in the first two words, which JS reads from the heap. A function
+//    returns 0 for "no value" (JS: null or "") and 1 otherwise.
+//  - Times cross as doubles of epoch milliseconds; `ToMs` makes them int64
+//    without undefined behaviour (NaN is 0; clamped to +-(2^53 - 1)). An
+//    absent optional time is -1.
+//  - Few crossings per frame: one `pc_handle_message`, then one poll per
+//    output kind, whatever the number of users in the frame.
 
-#include <emscripten/bind.h>
-#include <emscripten/val.h>
+#include <emscripten/emscripten.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,15 +47,36 @@
 
 namespace {
 
-using emscripten::val;
 using presence::ClientSession;
 
 // 2^53 - 1: beyond it a JS number no longer holds every integer.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
-// An upper bound on the elements copied out of one JS array. It only guards
-// the copy; the protocol's own limits are the core's to enforce.
-constexpr double kMaxArrayElements = 1 << 20;
+// The result of the last call that returned a string. JS reads `data` and
+// `size` (offsets 0 and 4) after the call; `text` owns the bytes.
+struct Out {
+  uint32_t data = 0;
+  uint32_t size = 0;
+  std::string text;
+
+  int Publish() {
+    data = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(text.data()));
+    size = static_cast<uint32_t>(text.size());
+    return 1;
+  }
+  int Set(std::string_view value) {
+    text.assign(value);
+    return Publish();
+  }
+};
+static_assert(offsetof(Out, data) == 0 && offsetof(Out, size) == 4);
+
+// A session and the place its string results go. `out` comes first so its
+// address is the handle's (JS reads results at the handle).
+struct Session {
+  Out out;
+  ClientSession core;
+};
 
 int64_t ToMs(double ms) {
   if (std::isnan(ms)) return 0;
@@ -57,10 +85,8 @@ int64_t ToMs(double ms) {
   return static_cast<int64_t>(ms);
 }
 
-double FromMs(int64_t ms) { return static_cast<double>(ms); }
-
 double FromOptionalMs(const std::optional<int64_t>& ms) {
-  return ms ? FromMs(*ms) : -1;
+  return ms ? static_cast<double>(*ms) : -1;
 }
 
 // A last seen time from JS: a negative or NaN number means unknown.
@@ -69,72 +95,21 @@ std::optional<int64_t> ToOptionalMs(double ms) {
   return ToMs(ms);
 }
 
-bool ToText(const val& value, std::string* out) {
-  if (!value.isString()) return false;
-  *out = value.as<std::string>();
-  return true;
+std::string_view Text(const char* data, uint32_t size) {
+  return size == 0 ? std::string_view() : std::string_view(data, size);
 }
 
-bool IsInstanceOf(const val& value, const char* constructor) {
-  // clang-format takes `instanceof` for the JS operator.
-  // clang-format off
-  return value.instanceof(val::global(constructor));
-  // clang-format on
-}
-
-// A received frame may come as a string or as raw bytes (Uint8Array or
-// ArrayBuffer); bytes reach the codec unchanged, invalid UTF-8 included.
-bool ToFrameBytes(const val& value, std::string* out) {
-  if (value.isString() || IsInstanceOf(value, "Uint8Array") ||
-      IsInstanceOf(value, "ArrayBuffer")) {
-    *out = value.as<std::string>();
-    return true;
+// `count` strings packed back to back at `data`, their byte lengths at
+// `sizes`.
+std::vector<std::string> TextList(const char* data, const uint32_t* sizes,
+                                  uint32_t count) {
+  std::vector<std::string> list;
+  list.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    list.emplace_back(data, sizes[i]);
+    data += sizes[i];
   }
-  return false;
-}
-
-bool ToTextList(const val& value, std::vector<std::string>* out) {
-  if (!value.isArray()) return false;
-  const double length = value["length"].as<double>();
-  if (!(length >= 0 && length <= kMaxArrayElements)) return false;
-  const auto count = static_cast<size_t>(length);
-  out->clear();
-  out->reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    val item = value[i];
-    if (!item.isString()) return false;
-    out->push_back(item.as<std::string>());
-  }
-  return true;
-}
-
-std::string ActionText(const std::optional<presence::ClientAction>& action) {
-  if (!action) return "";
-  switch (action->kind) {
-    case presence::ClientActionKind::kOpenSocket:
-      return "open";
-    case presence::ClientActionKind::kCloseSocket:
-      return "close:" + std::to_string(action->close_code);
-  }
-  return "";
-}
-
-std::string_view BucketName(presence::LastSeenBucket bucket) {
-  switch (bucket) {
-    case presence::LastSeenBucket::kNever:
-      return "never";
-    case presence::LastSeenBucket::kJustNow:
-      return "just_now";
-    case presence::LastSeenBucket::kMinutes:
-      return "minutes";
-    case presence::LastSeenBucket::kHours:
-      return "hours";
-    case presence::LastSeenBucket::kDays:
-      return "days";
-    case presence::LastSeenBucket::kDate:
-      return "date";
-  }
-  return "never";
+  return list;
 }
 
 std::optional<presence::ViewerClass> ParseViewerClass(std::string_view text) {
@@ -157,10 +132,10 @@ std::optional<int64_t> PositiveMs(const presence::JsonValue& value) {
 
 // {"device"?, "seed"?, "backoffBaseMs"?, "backoffCapMs"?, "heartbeatMs"?,
 //  "activityAutoClearMs"?, "authTimeoutMs"?, "resumeSession"?, "idleMs"?};
-//  null for anything invalid. idleMs 0 turns idleness off.
-std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
-  std::string text;
-  if (!ToText(config_json, &text)) return nullptr;
+//  nullopt for anything invalid. idleMs 0 turns idleness off. Without a
+//  seed, `random_seed` (JS's Math.random) is used.
+std::unique_ptr<Session> CreateSession(std::string_view text,
+                                       double random_seed) {
   const auto json = presence::ParseJson(text);
   if (!json || !json->is_object()) return nullptr;
 
@@ -198,63 +173,111 @@ std::unique_ptr<ClientSession> CreateSession(const val& config_json) {
     config.idle_ms = *ms;
   }
   // The jitter must differ between browsers or a crowd reconnects as a herd;
-  // the app may pin the seed (tests do), else JS's generator provides it.
-  double seed = 0;
+  // the app may pin the seed (tests do).
+  double seed = random_seed * kMaxSafeInteger;
   if (const auto* it = json->Find("seed")) {
     if (!it->is_number()) return nullptr;
     seed = it->number();
     if (!(seed >= 0 && seed <= kMaxSafeInteger)) return nullptr;
-  } else {
-    seed = val::global("Math").call<double>("random") * kMaxSafeInteger;
   }
-  return std::make_unique<ClientSession>(config, static_cast<uint64_t>(seed));
+  if (!(seed >= 0 && seed <= kMaxSafeInteger)) seed = 0;
+  return std::unique_ptr<Session>(
+      new Session{{}, ClientSession(config, static_cast<uint64_t>(seed))});
 }
 
-std::string ChangesJson(ClientSession& session) {
-  std::string changed;
-  std::string removed;
-  for (const std::string& id : session.PollChanges()) {
+void AppendU32(uint32_t value, std::string* out) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(value));
+}
+
+// The changes since the last poll, in the binary form web/ reads without a
+// JSON parse (wasm/presence_core.mjs `readChanges`):
+//   u32 changed count C, u32 removed count R, u32 id bytes, u32 JSON bytes,
+//   C records of 16 bytes: f64 last seen (NaN: none), u8 status (0: none,
+//     else enum + 1), u8 device (same), u8 1 if the view is in the JSON
+//     list instead (it has an activity), u8 0, u32 0,
+//   the ids of the changed then the removed users, comma-separated (ids
+//     never hold a comma),
+//   `[` the JSON of each view with an activity, comma-separated `]`.
+// Views with an activity are rare and their shape is the codec's, so they
+// go as the codec writes them.
+void WriteChanges(ClientSession& session, Out* out) {
+  std::string& o = out->text;
+  o.clear();
+  const std::vector<std::string> ids = session.PollChanges();
+  std::vector<const presence::View*> views;
+  views.reserve(ids.size());
+  std::vector<const std::string*> removed;
+  size_t id_bytes = 0;
+  for (const std::string& id : ids) {
+    id_bytes += id.size() + 1;
     if (const presence::View* view = session.GetView(id)) {
-      if (!changed.empty()) changed += ',';
-      presence::AppendViewJson(*view, &changed);
+      views.push_back(view);
     } else {
-      if (!removed.empty()) removed += ',';
-      presence::AppendJsonString(id, &removed);
+      removed.push_back(&id);
     }
   }
-  return R"({"changed":[)" + changed + R"(],"removed":[)" + removed + "]}";
+  o.reserve(16 + 16 * views.size() + id_bytes + 2);
+  AppendU32(views.size(), &o);
+  AppendU32(removed.size(), &o);
+  AppendU32(0, &o);  // id bytes, set below
+  AppendU32(0, &o);  // JSON bytes, set below
+  for (const presence::View* view : views) {
+    const double last_seen =
+        view->last_seen_ms ? static_cast<double>(*view->last_seen_ms) : NAN;
+    o.append(reinterpret_cast<const char*>(&last_seen), sizeof(last_seen));
+    o.push_back(view->status ? static_cast<char>(*view->status) + 1 : 0);
+    o.push_back(view->device ? static_cast<char>(*view->device) + 1 : 0);
+    o.push_back(view->activity ? 1 : 0);
+    o.push_back(0);
+    AppendU32(0, &o);
+  }
+  const size_t ids_at = o.size();
+  for (const presence::View* view : views) {
+    if (o.size() > ids_at) o.push_back(',');
+    o.append(view->user_id);
+  }
+  for (const std::string* id : removed) {
+    if (o.size() > ids_at) o.push_back(',');
+    o.append(*id);
+  }
+  const uint32_t id_size = o.size() - ids_at;
+  const size_t json_at = o.size();
+  for (const presence::View* view : views) {
+    if (!view->activity) continue;
+    o.push_back(o.size() == json_at ? '[' : ',');
+    presence::AppendViewJson(*view, &o);
+  }
+  if (o.size() > json_at) o.push_back(']');
+  const uint32_t json_size = o.size() - json_at;
+  std::memcpy(o.data() + 8, &id_size, sizeof(id_size));
+  std::memcpy(o.data() + 12, &json_size, sizeof(json_size));
+  out->Publish();
 }
 
-std::string ErrorJson(const std::optional<presence::ErrorFrame>& error) {
-  if (!error) return "";
-  std::string out = R"({"code":)";
-  presence::AppendJsonString(presence::ToString(error->code), &out);
-  out += R"(,"message":)";
-  presence::AppendJsonString(error->message, &out);
-  out += '}';
-  return out;
+// Every frame to send, each as u32 byte length then its bytes.
+void WriteTransmits(ClientSession& session, Out* out) {
+  out->text.clear();
+  while (auto frame = session.PollTransmit()) {
+    AppendU32(frame->size(), &out->text);
+    out->text.append(*frame);
+  }
+  out->Publish();
 }
 
-// {ok: true, frame: "<normalized JSON>"} or {ok: false, error: "..."}.
+// {"ok":true,"frame":<normalized JSON>} or {"ok":false,"error":"..."}.
 template <typename Frame>
-val ParseResult(const val& input,
-                presence::Parsed<Frame> (*parse)(std::string_view)) {
-  val result = val::object();
-  std::string text;
-  if (!ToFrameBytes(input, &text)) {
-    result.set("ok", false);
-    result.set("error", std::string("not a string or bytes"));
-    return result;
-  }
-  auto parsed = parse(text);
+int ParseResult(Out* out, presence::Parsed<Frame> parsed) {
+  std::string& o = out->text;
   if (auto* error = std::get_if<presence::CodecError>(&parsed)) {
-    result.set("ok", false);
-    result.set("error", error->message);
+    o = R"({"ok":false,"error":)";
+    presence::AppendJsonString(error->message, &o);
   } else {
-    result.set("ok", true);
-    result.set("frame", presence::Serialize(std::get<Frame>(parsed)));
+    o = R"({"ok":true,"frame":)";
+    presence::AppendJsonString(presence::Serialize(std::get<Frame>(parsed)),
+                               &o);
   }
-  return result;
+  o.push_back('}');
+  return out->Publish();
 }
 
 // A state in View form ({"userId", "status"?, "lastSeen"?, "device"?,
@@ -296,262 +319,245 @@ std::optional<presence::PrivacySettings> ParseSettings(std::string_view text) {
   return settings;
 }
 
+std::string_view BucketName(presence::LastSeenBucket bucket) {
+  switch (bucket) {
+    case presence::LastSeenBucket::kNever:
+      return "never";
+    case presence::LastSeenBucket::kJustNow:
+      return "just_now";
+    case presence::LastSeenBucket::kMinutes:
+      return "minutes";
+    case presence::LastSeenBucket::kHours:
+      return "hours";
+    case presence::LastSeenBucket::kDays:
+      return "days";
+    case presence::LastSeenBucket::kDate:
+      return "date";
+  }
+  return "never";
+}
+
+void AppendNumber(double value, std::string* out) {
+  out->append(std::to_string(static_cast<int64_t>(value)));
+}
+
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(presence_core) {
-  using emscripten::optional_override;
+// The exports. C names, no mangling; `pc_` keeps them apart from libc's.
+extern "C" {
 
-  emscripten::constant("MAX_FRAME_BYTES",
-                       static_cast<double>(presence::kMaxFrameBytes));
-  emscripten::constant("MAX_IDS_PER_FRAME",
-                       static_cast<double>(presence::kMaxIdsPerFrame));
-  emscripten::constant("MAX_SUBSCRIPTIONS",
-                       static_cast<double>(presence::kMaxSubscriptions));
-  emscripten::constant("MAX_ID_LENGTH",
-                       static_cast<double>(presence::kMaxIdLength));
-  emscripten::constant("MAX_TEXT_LENGTH",
-                       static_cast<double>(presence::kMaxTextLength));
-
-  emscripten::class_<ClientSession>("ClientSession")
-      .class_function("create", optional_override([](val config_json) {
-                        return CreateSession(config_json);
-                      }))
-      // ---- app inputs ----
-      .function("start", optional_override([](ClientSession& s, double now) {
-                  s.Start(ToMs(now));
-                }))
-      .function("stop", optional_override([](ClientSession& s, double now) {
-                  s.Stop(ToMs(now));
-                }))
-      .function("setToken", optional_override([](ClientSession& s, val token) {
-                  std::string text;
-                  if (!ToText(token, &text)) return false;
-                  s.SetToken(std::move(text));
-                  return true;
-                }))
-      .function("setStatus",
-                optional_override([](ClientSession& s, val status, double now) {
-                  std::string text;
-                  if (!ToText(status, &text)) return false;
-                  const auto parsed = presence::ParseStatus(text);
-                  return parsed && s.SetStatus(*parsed, ToMs(now));
-                }))
-      // `text` may be omitted (undefined or null) for idle.
-      .function("setActivity", optional_override([](ClientSession& s, val kind,
-                                                    val text, double now) {
-                  std::string kind_text;
-                  if (!ToText(kind, &kind_text)) return false;
-                  const auto parsed = presence::ParseActivityKind(kind_text);
-                  if (!parsed) return false;
-                  presence::Activity activity{*parsed, {}};
-                  if (!text.isUndefined() && !text.isNull() &&
-                      !ToText(text, &activity.text)) {
-                    return false;
-                  }
-                  return s.SetActivity(activity, ToMs(now));
-                }))
-      .function("startTyping",
-                optional_override(
-                    [](ClientSession& s, val conversation_id, double now) {
-                      std::string text;
-                      if (!ToText(conversation_id, &text)) return false;
-                      return s.StartTyping(text, ToMs(now));
-                    }))
-      .function("subscribe",
-                optional_override([](ClientSession& s, val ids, double now) {
-                  std::vector<std::string> list;
-                  return ToTextList(ids, &list) && s.Subscribe(list, ToMs(now));
-                }))
-      .function("unsubscribe",
-                optional_override([](ClientSession& s, val ids, double now) {
-                  std::vector<std::string> list;
-                  return ToTextList(ids, &list) &&
-                         s.Unsubscribe(list, ToMs(now));
-                }))
-      .function("replaceSubscriptions",
-                optional_override([](ClientSession& s, val ids, double now) {
-                  std::vector<std::string> list;
-                  return ToTextList(ids, &list) &&
-                         s.ReplaceSubscriptions(list, ToMs(now));
-                }))
-      // ---- transport inputs ----
-      .function("handleSocketOpen",
-                optional_override([](ClientSession& s, double now) {
-                  s.HandleSocketOpen(ToMs(now));
-                }))
-      // "" when the frame was taken, else why it was ignored.
-      .function("handleMessage",
-                optional_override([](ClientSession& s, val frame, double now) {
-                  std::string text;
-                  if (!ToFrameBytes(frame, &text)) {
-                    return std::string("not a string or bytes");
-                  }
-                  auto error = s.HandleMessage(text, ToMs(now));
-                  return error ? std::move(error->message) : std::string();
-                }))
-      .function(
-          "handleSocketClose",
-          optional_override([](ClientSession& s, double code, double now) {
-            // Close codes are 0..4999; anything else is no code.
-            const int close_code =
-                (code >= 0 && code <= 4999) ? static_cast<int>(code) : 0;
-            s.HandleSocketClose(close_code, ToMs(now));
-          }))
-      .function("handleTimeout",
-                optional_override([](ClientSession& s, double now) {
-                  s.HandleTimeout(ToMs(now));
-                }))
-      .function("handleNetwork", optional_override([](ClientSession& s,
-                                                      bool online, double now) {
-                  s.HandleNetwork(online, ToMs(now));
-                }))
-      // ---- page inputs ----
-      .function(
-          "handlePageVisibility",
-          optional_override([](ClientSession& s, bool visible, double now) {
-            s.HandlePageVisibility(visible, ToMs(now));
-          }))
-      .function(
-          "handlePageFocus",
-          optional_override([](ClientSession& s, bool focused, double now) {
-            s.HandlePageFocus(focused, ToMs(now));
-          }))
-      .function("handleUserInput",
-                optional_override([](ClientSession& s, double now) {
-                  s.HandleUserInput(ToMs(now));
-                }))
-      .function(
-          "handlePageHide",
-          optional_override([](ClientSession& s, bool persisted, double now) {
-            s.HandlePageHide(persisted, ToMs(now));
-          }))
-      .function(
-          "handlePageShow",
-          optional_override([](ClientSession& s, bool persisted, double now) {
-            s.HandlePageShow(persisted, ToMs(now));
-          }))
-      // ---- outputs ----
-      .function("pollAction", optional_override([](ClientSession& s) {
-                  return ActionText(s.PollAction());
-                }))
-      .function("pollTransmits", optional_override([](ClientSession& s) {
-                  std::vector<std::string> frames;
-                  while (auto frame = s.PollTransmit()) {
-                    frames.push_back(std::move(*frame));
-                  }
-                  return val::array(frames);
-                }))
-      .function("pollChangesJson", optional_override([](ClientSession& s) {
-                  return ChangesJson(s);
-                }))
-      .function("nextDeadline", optional_override([](const ClientSession& s) {
-                  return FromOptionalMs(s.NextDeadline());
-                }))
-      // ---- state ----
-      .function("state", optional_override([](const ClientSession& s) {
-                  return std::string(presence::ToString(s.state()));
-                }))
-      .function("status", optional_override([](const ClientSession& s) {
-                  return std::string(presence::ToString(s.status()));
-                }))
-      .function("chosenStatus", optional_override([](const ClientSession& s) {
-                  return std::string(presence::ToString(s.chosen_status()));
-                }))
-      .function("sessionId", optional_override([](const ClientSession& s) {
-                  return s.session_id();
-                }))
-      .function("userId", optional_override([](const ClientSession& s) {
-                  return s.user_id();
-                }))
-      .function("heartbeatMs", optional_override([](const ClientSession& s) {
-                  return FromMs(s.heartbeat_ms());
-                }))
-      .function("serverOffsetMs", optional_override([](const ClientSession& s) {
-                  return FromMs(s.server_offset_ms());
-                }))
-      .function("reconnectAttempts",
-                optional_override([](const ClientSession& s) {
-                  return s.reconnect_attempts();
-                }))
-      .function("lastErrorJson", optional_override([](const ClientSession& s) {
-                  return ErrorJson(s.last_error());
-                }))
-      .function("getViewJson",
-                optional_override([](const ClientSession& s, val user_id) {
-                  std::string id;
-                  if (!ToText(user_id, &id)) return std::string();
-                  const presence::View* view = s.GetView(id);
-                  return view ? presence::ViewJson(*view) : std::string();
-                }));
-
-  emscripten::function("parseServerFrame", optional_override([](val text) {
-                         return ParseResult<presence::ServerFrame>(
-                             text, &presence::ParseServerFrame);
-                       }));
-  emscripten::function("parseClientFrame", optional_override([](val text) {
-                         return ParseResult<presence::ClientFrame>(
-                             text, &presence::ParseClientFrame);
-                       }));
-
-  // {bucket, count, epochMs, nextChangeMs}; a negative last seen is unknown.
-  emscripten::function(
-      "classifyLastSeen", optional_override([](double last_seen, double now) {
-        const presence::LastSeenText text =
-            presence::ClassifyLastSeen(ToOptionalMs(last_seen), ToMs(now));
-        val result = val::object();
-        result.set("bucket", std::string(BucketName(text.bucket)));
-        result.set("count", FromMs(text.count));
-        result.set("epochMs", FromMs(text.epoch_ms));
-        result.set("nextChangeMs", FromOptionalMs(text.next_change_ms));
-        return result;
-      }));
-  emscripten::function(
-      "formatLastSeen", optional_override([](double last_seen, double now) {
-        return presence::FormatLastSeen(
-            presence::ClassifyLastSeen(ToOptionalMs(last_seen), ToMs(now)));
-      }));
-  // "" for an unknown last seen.
-  emscripten::function("approximateLastSeen",
-                       optional_override([](double last_seen, double now) {
-                         const auto ms = ToOptionalMs(last_seen);
-                         if (!ms) return std::string();
-                         return std::string(presence::ToString(
-                             presence::ApproximateLastSeen(*ms, ToMs(now))));
-                       }));
-
-  // View JSON of `state` as `viewer` ("self" | "contact" | "other") sees it,
-  // or "" for invalid input.
-  emscripten::function(
-      "projectView",
-      optional_override([](val state_json, val settings_json, val viewer) {
-        std::string state_text;
-        std::string settings_text;
-        std::string viewer_text;
-        if (!ToText(state_json, &state_text) ||
-            !ToText(settings_json, &settings_text) ||
-            !ToText(viewer, &viewer_text)) {
-          return std::string();
-        }
-        const auto state = ParseState(state_text);
-        const auto settings = ParseSettings(settings_text);
-        const auto viewer_class = ParseViewerClass(viewer_text);
-        if (!state || !settings || !viewer_class) return std::string();
-        return presence::ViewJson(
-            presence::Project(*state, *settings, *viewer_class));
-      }));
-  emscripten::function(
-      "classifyViewer", optional_override([](val viewer_id, val target_id,
-                                             bool viewer_is_contact) {
-        std::string viewer;
-        std::string target;
-        if (!ToText(viewer_id, &viewer) || !ToText(target_id, &target)) {
-          return std::string();
-        }
-        return std::string(presence::ToString(
-            presence::ClassifyViewer(viewer, target, viewer_is_contact)));
-      }));
-  emscripten::function("isValidId", optional_override([](val id) {
-                         std::string text;
-                         return ToText(id, &text) && presence::IsValidId(text);
-                       }));
+// ---- limits (index: 0 frame bytes, 1 ids per frame, 2 subscriptions,
+// 3 id length, 4 text length) ----
+EMSCRIPTEN_KEEPALIVE double pc_limit(int index) {
+  const size_t limits[] = {presence::kMaxFrameBytes, presence::kMaxIdsPerFrame,
+                           presence::kMaxSubscriptions, presence::kMaxIdLength,
+                           presence::kMaxTextLength};
+  return index >= 0 && index < 5 ? static_cast<double>(limits[index]) : 0;
 }
+
+// An Out for the free functions; JS makes one.
+EMSCRIPTEN_KEEPALIVE Out* pc_out_new() { return new Out(); }
+
+// ---- the session ----
+// The handle is an owning pointer only across the C ABI: JS keeps it and
+// hands it back to pc_delete (ClientSession.delete()).
+EMSCRIPTEN_KEEPALIVE Session* pc_create(const char* config, uint32_t size,
+                                        double random_seed) {
+  return CreateSession(Text(config, size), random_seed).release();
+}
+EMSCRIPTEN_KEEPALIVE void pc_delete(Session* s) {
+  std::unique_ptr<Session> owned(s);
+}
+EMSCRIPTEN_KEEPALIVE void pc_start(Session* s, double now) {
+  s->core.Start(ToMs(now));
+}
+EMSCRIPTEN_KEEPALIVE void pc_stop(Session* s, double now) {
+  s->core.Stop(ToMs(now));
+}
+EMSCRIPTEN_KEEPALIVE void pc_set_token(Session* s, const char* token,
+                                       uint32_t size) {
+  s->core.SetToken(std::string(Text(token, size)));
+}
+EMSCRIPTEN_KEEPALIVE int pc_set_status(Session* s, const char* status,
+                                       uint32_t size, double now) {
+  const auto parsed = presence::ParseStatus(Text(status, size));
+  return parsed && s->core.SetStatus(*parsed, ToMs(now));
+}
+// An empty text is no text (idle).
+EMSCRIPTEN_KEEPALIVE int pc_set_activity(Session* s, const char* kind,
+                                         uint32_t kind_size, const char* text,
+                                         uint32_t text_size, double now) {
+  const auto parsed = presence::ParseActivityKind(Text(kind, kind_size));
+  if (!parsed) return 0;
+  return s->core.SetActivity({*parsed, std::string(Text(text, text_size))},
+                             ToMs(now));
+}
+EMSCRIPTEN_KEEPALIVE int pc_start_typing(Session* s, const char* id,
+                                         uint32_t size, double now) {
+  return s->core.StartTyping(Text(id, size), ToMs(now));
+}
+// `op` 0 subscribe, 1 unsubscribe, 2 replace.
+EMSCRIPTEN_KEEPALIVE int pc_subscriptions(Session* s, int op, const char* data,
+                                          const uint32_t* sizes, uint32_t count,
+                                          double now) {
+  const auto list = TextList(data, sizes, count);
+  const int64_t ms = ToMs(now);
+  if (op == 0) return s->core.Subscribe(list, ms);
+  if (op == 1) return s->core.Unsubscribe(list, ms);
+  return s->core.ReplaceSubscriptions(list, ms);
+}
+EMSCRIPTEN_KEEPALIVE void pc_socket_open(Session* s, double now) {
+  s->core.HandleSocketOpen(ToMs(now));
+}
+// 0 when the frame was taken; else 1 and the reason in the session's Out.
+EMSCRIPTEN_KEEPALIVE int pc_handle_message(Session* s, const char* frame,
+                                           uint32_t size, double now) {
+  auto error = s->core.HandleMessage(Text(frame, size), ToMs(now));
+  return error ? s->out.Set(error->message) : 0;
+}
+EMSCRIPTEN_KEEPALIVE void pc_socket_close(Session* s, double code, double now) {
+  // Close codes are 0..4999; anything else is no code.
+  const int close_code =
+      (code >= 0 && code <= 4999) ? static_cast<int>(code) : 0;
+  s->core.HandleSocketClose(close_code, ToMs(now));
+}
+// `what`: 0 timeout, 1 user input, 2 network, 3 visibility, 4 focus,
+// 5 pagehide, 6 pageshow; `flag` is the boolean of the last four.
+EMSCRIPTEN_KEEPALIVE void pc_input(Session* s, int what, int flag, double now) {
+  const int64_t ms = ToMs(now);
+  const bool on = flag != 0;
+  switch (what) {
+    case 0:
+      return s->core.HandleTimeout(ms);
+    case 1:
+      return s->core.HandleUserInput(ms);
+    case 2:
+      return s->core.HandleNetwork(on, ms);
+    case 3:
+      return s->core.HandlePageVisibility(on, ms);
+    case 4:
+      return s->core.HandlePageFocus(on, ms);
+    case 5:
+      return s->core.HandlePageHide(on, ms);
+    case 6:
+      return s->core.HandlePageShow(on, ms);
+  }
+}
+// The next socket action: 0 none, -1 open, else the close code of a close.
+EMSCRIPTEN_KEEPALIVE int pc_poll_action(Session* s) {
+  const auto action = s->core.PollAction();
+  if (!action) return 0;
+  if (action->kind == presence::ClientActionKind::kOpenSocket) return -1;
+  return action->close_code > 0 ? action->close_code : 1000;
+}
+EMSCRIPTEN_KEEPALIVE int pc_poll_transmits(Session* s) {
+  WriteTransmits(s->core, &s->out);
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE int pc_poll_changes(Session* s) {
+  WriteChanges(s->core, &s->out);
+  return 1;
+}
+EMSCRIPTEN_KEEPALIVE double pc_next_deadline(Session* s) {
+  return FromOptionalMs(s->core.NextDeadline());
+}
+// Numbers: 0 heartbeat, 1 server offset, 2 reconnect attempts.
+EMSCRIPTEN_KEEPALIVE double pc_number(Session* s, int what) {
+  if (what == 0) return static_cast<double>(s->core.heartbeat_ms());
+  if (what == 1) return static_cast<double>(s->core.server_offset_ms());
+  return s->core.reconnect_attempts();
+}
+// Strings: 0 state, 1 status, 2 chosen status, 3 session id, 4 user id,
+// 5 last error JSON ("" when none).
+EMSCRIPTEN_KEEPALIVE int pc_text(Session* s, int what) {
+  const ClientSession& c = s->core;
+  switch (what) {
+    case 0:
+      return s->out.Set(presence::ToString(c.state()));
+    case 1:
+      return s->out.Set(presence::ToString(c.status()));
+    case 2:
+      return s->out.Set(presence::ToString(c.chosen_status()));
+    case 3:
+      return s->out.Set(c.session_id());
+    case 4:
+      return s->out.Set(c.user_id());
+  }
+  const auto& error = c.last_error();
+  if (!error) return s->out.Set("");
+  std::string& o = s->out.text;
+  o = R"({"code":)";
+  presence::AppendJsonString(presence::ToString(error->code), &o);
+  o += R"(,"message":)";
+  presence::AppendJsonString(error->message, &o);
+  o += '}';
+  return s->out.Publish();
+}
+// The cached View's JSON, or 0.
+EMSCRIPTEN_KEEPALIVE int pc_view_json(Session* s, const char* id,
+                                      uint32_t size) {
+  const presence::View* view = s->core.GetView(Text(id, size));
+  return view ? s->out.Set(presence::ViewJson(*view)) : 0;
+}
+
+// ---- free functions (results in an Out from pc_out_new) ----
+EMSCRIPTEN_KEEPALIVE int pc_parse_frame(Out* out, int server, const char* text,
+                                        uint32_t size) {
+  if (server)
+    return ParseResult(out, presence::ParseServerFrame(Text(text, size)));
+  return ParseResult(out, presence::ParseClientFrame(Text(text, size)));
+}
+// {"bucket","count","epochMs","nextChangeMs"}.
+EMSCRIPTEN_KEEPALIVE int pc_classify_last_seen(Out* out, double last_seen,
+                                               double now) {
+  const presence::LastSeenText text =
+      presence::ClassifyLastSeen(ToOptionalMs(last_seen), ToMs(now));
+  std::string& o = out->text;
+  o = R"({"bucket":")";
+  o += BucketName(text.bucket);
+  o += R"(","count":)";
+  AppendNumber(text.count, &o);
+  o += R"(,"epochMs":)";
+  AppendNumber(text.epoch_ms, &o);
+  o += R"(,"nextChangeMs":)";
+  AppendNumber(FromOptionalMs(text.next_change_ms), &o);
+  o += '}';
+  return out->Publish();
+}
+EMSCRIPTEN_KEEPALIVE int pc_format_last_seen(Out* out, double last_seen,
+                                             double now) {
+  return out->Set(presence::FormatLastSeen(
+      presence::ClassifyLastSeen(ToOptionalMs(last_seen), ToMs(now))));
+}
+// "" for an unknown last seen.
+EMSCRIPTEN_KEEPALIVE int pc_approximate_last_seen(Out* out, double last_seen,
+                                                  double now) {
+  const auto ms = ToOptionalMs(last_seen);
+  if (!ms) return out->Set("");
+  return out->Set(
+      presence::ToString(presence::ApproximateLastSeen(*ms, ToMs(now))));
+}
+// View JSON of a state as a viewer class sees it; 0 for invalid input.
+EMSCRIPTEN_KEEPALIVE int pc_project_view(
+    Out* out, const char* state, uint32_t state_size, const char* settings,
+    uint32_t settings_size, const char* viewer, uint32_t viewer_size) {
+  const auto parsed_state = ParseState(Text(state, state_size));
+  const auto parsed_settings = ParseSettings(Text(settings, settings_size));
+  const auto viewer_class = ParseViewerClass(Text(viewer, viewer_size));
+  if (!parsed_state || !parsed_settings || !viewer_class) return 0;
+  return out->Set(presence::ViewJson(
+      presence::Project(*parsed_state, *parsed_settings, *viewer_class)));
+}
+EMSCRIPTEN_KEEPALIVE int pc_classify_viewer(Out* out, const char* viewer,
+                                            uint32_t viewer_size,
+                                            const char* target,
+                                            uint32_t target_size,
+                                            int is_contact) {
+  return out->Set(presence::ToString(presence::ClassifyViewer(
+      Text(viewer, viewer_size), Text(target, target_size), is_contact != 0)));
+}
+EMSCRIPTEN_KEEPALIVE int pc_is_valid_id(const char* id, uint32_t size) {
+  return presence::IsValidId(Text(id, size));
+}
+
+}  // extern "C"

@@ -1,9 +1,8 @@
 // Loads presence_core.mjs + presence_core.wasm in Node.
 //
-// The module is built with -sENVIRONMENT=web so one pair of files serves the
-// browser and Node alike; Emscripten 3.1.6's own Node path cannot load an ES6
-// module (it uses __dirname, then fetch() on a file URL). Handing it the
-// bytes as `wasmBinary` skips both.
+// One pair of files serves the browser and Node alike: in Node the module
+// cannot fetch() its .wasm from a file URL, so this loader reads the bytes
+// and hands them over as `wasmBinary`.
 //
 //   import loadPresenceCore from './wasm/presence_core_node.mjs';
 //   const core = await loadPresenceCore('build/wasm/wasm');

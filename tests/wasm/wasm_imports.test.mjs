@@ -1,6 +1,8 @@
-// What presence_core.wasm imports from its host: only embind's glue and the
-// heap. No files, clocks, sockets or environment: nothing platform-specific
-// leaks into the core (quinn's wasm job does the same check).
+// What presence_core.wasm imports from its host: the heap-growth notice and
+// proc_exit (reached only by abort), nothing else. No files, clocks, sockets
+// or environment: nothing platform-specific leaks into the core (quinn's wasm
+// job does the same check). And what it exports: the C ABI of
+// wasm/bindings.cc, malloc/free and the runtime's own few.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -16,50 +18,33 @@ before(async () => {
   glue = await readFile(join(dir, 'presence_core.mjs'), 'utf8');
 });
 
-// At -O2 and above Emscripten minifies import names; the glue's table
-// (`asmLibraryArg={"a":_abort,...}`) maps them back to the JS functions.
-function importNames() {
-  const table = glue.match(/asmLibraryArg\s*=\s*\{([^}]*)\}/);
-  assert.ok(table, 'no asmLibraryArg table in presence_core.mjs');
-  const names = new Map();
-  for (const entry of table[1].split(',')) {
-    const [key, value] = entry.split(':');
-    names.set(key.trim().replace(/^"|"$/g, ''), value.trim());
-  }
-  return WebAssembly.Module.imports(module).map((i) => {
-    const name = names.get(i.name) ?? i.name;
-    return { module: i.module, kind: i.kind, name };
-  });
-}
-
 const ALLOWED = [
-  /^__embind_register_[a-z_0-9]+$/,
-  /^__emval_[a-z_0-9]+$/,
-  /^_abort$/,
-  /^_emscripten_memcpy_big$/,
-  /^_emscripten_resize_heap$/,
+  'env.emscripten_notify_memory_growth',
+  'wasi_snapshot_preview1.proc_exit',
 ];
 
-test('imports => embind glue, abort and heap growth only', () => {
-  const imports = importNames();
-  assert.ok(imports.length > 0);
-  const unexpected = imports.filter(({ kind, name }) =>
-    kind !== 'function' || !ALLOWED.some((re) => re.test(name)));
+test('imports => the heap-growth notice and abort, nothing else', () => {
+  const imports = WebAssembly.Module.imports(module);
+  const unexpected = imports.filter((i) => i.kind !== 'function' || !ALLOWED.includes(`${i.module}.${i.name}`));
   assert.deepEqual(unexpected, []);
-  const names = imports.map((i) => i.name);
-  assert.ok(names.includes('__embind_register_class'), 'embind is linked');
-  assert.ok(names.includes('_emscripten_resize_heap'), 'memory can grow');
+  // The JS half provides each of them.
+  for (const i of imports) assert.match(glue, new RegExp(`\\b${i.name}\\b`));
 });
 
-test('imports => no WASI, files, clock, sockets or environment', () => {
-  const forbidden = /fd_|clock|time|environ|socket|syscall|random|proc_exit|args_/i;
-  const found = importNames().filter(({ module: m, name }) =>
-    m.startsWith('wasi') || forbidden.test(name));
-  assert.deepEqual(found, []);
+test('imports => no files, clock, sockets or environment', () => {
+  const forbidden = /fd_|clock|time|environ|socket|syscall|random|args_/i;
+  assert.deepEqual(WebAssembly.Module.imports(module).filter((i) => forbidden.test(i.name)), []);
 });
 
-test('exports => memory, the embind entry points and malloc, no more', () => {
+test('exports => memory, the pc_ entry points, malloc and the runtime, no more', () => {
   const exports = WebAssembly.Module.exports(module);
   assert.equal(exports.filter((e) => e.kind === 'memory').length, 1);
-  assert.ok(exports.length <= 12, `${exports.length} exports`);
+  const runtime = new Set(['memory', '__indirect_function_table', '_initialize', '__errno_location',
+    'malloc', 'free', 'stackSave', 'stackRestore', 'stackAlloc']);
+  const other = exports.filter((e) => !runtime.has(e.name) && !e.name.startsWith('pc_'));
+  assert.deepEqual(other, []);
+  // Every pc_ export the JS half calls exists, and none is left unused.
+  const used = new Set(glue.match(/\bpc_[a-z_]+/g));
+  const exported = new Set(exports.filter((e) => e.name.startsWith('pc_')).map((e) => e.name));
+  assert.deepEqual([...used].sort(), [...exported].sort());
 });

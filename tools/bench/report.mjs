@@ -249,12 +249,14 @@ The WASM client (\`web/src/client.js\` over \`presence_core.wasm\`, fed through 
 stand-in WebSocket) against the seed's plain-JS \`BulkPresenceManager\`
 (\`JSON.parse\`, a \`Map.set\` per update, a \`CustomEvent\`), each applying the same
 frames (every user's status flips each frame) and then answering
-\`getPresence\` for every user. Time per frame is the mean over the rounds after
-two warm-up frames. The seed does far less per view (no validation, no
-replace-not-patch semantics, no store snapshot for React).
+\`getPresence\` for every user. Frames are timed in batches of about 2 ms,
+WASM and seed batches alternating after three warm-up batches each; ms/frame
+is the median batch, and (in brackets) the fastest one, which is what a frame
+costs when the machine is otherwise idle. The seed does far less per view (no
+validation, no replace-not-patch semantics, no store snapshot for React).
 
-| users per frame | rounds | WASM client ms/frame | seed JS ms/frame | WASM / seed | calls into WASM per frame | main-thread ms per s at 10 000 updates/s: WASM / seed |\n|---|---|---|---|---|---|---|
-${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)} | ${fmt(r.js_ms, 3)} | ${r.js_ms > 0 ? (r.wasm_ms / r.js_ms).toFixed(1) + '×' : 'n/a'} | ${r.calls_per_frame} (max ${r.max_calls_per_frame}) | ${fmt(r.wasm_ms_per_10k_updates_s, 1)} / ${fmt(r.js_ms_per_10k_updates_s, 1)} |`).join('\n')}
+| users per frame | frames | WASM client ms/frame | seed JS ms/frame | WASM / seed | calls into WASM per frame | main-thread ms per s at 10 000 updates/s: WASM / seed |\n|---|---|---|---|---|---|---|
+${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)}${r.wasm_min_ms !== undefined ? ` (${fmt(r.wasm_min_ms, 3)})` : ''} | ${fmt(r.js_ms, 3)}${r.js_min_ms !== undefined ? ` (${fmt(r.js_min_ms, 3)})` : ''} | ${r.js_ms > 0 ? (r.wasm_ms / r.js_ms).toFixed(1) + '×' : 'n/a'} | ${r.calls_per_frame} (max ${r.max_calls_per_frame}) | ${fmt(r.wasm_ms_per_10k_updates_s, 1)} / ${fmt(r.js_ms_per_10k_updates_s, 1)} |`).join('\n')}
 `;
 }
 
@@ -296,8 +298,10 @@ ${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)} 
     const files = ['build/wasm/wasm/presence_core.wasm', 'build/wasm/wasm/presence_core.mjs']
       .concat(existsSync('web/src') ? readdirSync('web/src').filter((f) => f.endsWith('.js')).map((f) => `web/src/${f}`) : [])
       .filter((f) => existsSync(f));
-    const gz = files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
-    if (files.length > 2) goal('Client JS + WASM ≤ 35 KB gzipped', gz <= 35 * 1024, `${(gz / 1024).toFixed(1)} KiB (see below)`);
+    // The client bench counts what an app ships (minified JS + the .wasm);
+    // without its line, the files as they lie.
+    const gz = cl?.size?.total_gzip ?? files.reduce((a, f) => a + gzipSync(readFileSync(f), { level: 9 }).length, 0);
+    if (cl?.size || files.length > 2) goal('Client JS + WASM ≤ 35 KB gzipped', gz <= 35 * 1024, `${(gz / 1024).toFixed(1)} KiB (see below)`);
     if (cl && !cl.failed) {
       const calls = cl.results.map((r) => r.max_calls_per_frame);
       goal('Client: constant JS↔WASM calls per frame', new Set(calls).size === 1, `${calls.join(', ')} calls for ${cl.results.map((r) => r.users).join(', ')} users`);
@@ -343,23 +347,20 @@ ${lines.join('\n')}
 
 // ---- client size ----
 {
-  const files = ['build/wasm/wasm/presence_core.wasm', 'build/wasm/wasm/presence_core.mjs']
-    .concat(existsSync('web/src') ? readdirSync('web/src').filter((f) => f.endsWith('.js')).map((f) => `web/src/${f}`) : []);
-  const sizes = files.filter((f) => existsSync(f)).map((f) => {
-    const b = readFileSync(f);
-    return { f, bytes: b.length, gz: gzipSync(b, { level: 9 }).length };
-  });
-  if (sizes.length) {
-    const total = sizes.reduce((a, x) => a + x.gz, 0);
+  const cl = get('client', 'client');
+  if (cl?.size) {
     md += `
 ## Client size (JS + WASM, gzip -9)
 
-The browser client as built in this checkout (\`tools/build wasm\`; web/src
-unminified, as published). React hooks (web/src/react) are not counted.
+What an app ships, as \`tools/bench/client/client_bench.mjs\` counts it: the
+package's JS (\`web/src/index.js\` and its imports; the React hooks are not
+counted) bundled and minified by esbuild, \`presence_core.mjs\` minified (the
+client imports it at run time, so it stays its own file) and
+\`presence_core.wasm\` as built (\`tools/build wasm\`).
 
 | file | bytes | gzipped |\n|---|---|---|
-${sizes.map((x) => `| ${x.f} | ${fmt(x.bytes)} | ${fmt(x.gz)} |`).join('\n')}
-| **total** | | **${fmt(total)}** (${(total / 1024).toFixed(1)} KiB; goal ≤ 35 KB) |
+${cl.size.files.map((x) => `| ${x.file} | ${fmt(x.bytes)} | ${fmt(x.gzip)} |`).join('\n')}
+| **total** | | **${fmt(cl.size.total_gzip)}** (${(cl.size.total_gzip / 1024).toFixed(1)} KiB; goal ≤ 35 KB) |
 `;
   }
 }

@@ -1,6 +1,6 @@
 // createPresenceClient: the JS shim that executes what the WASM ClientSession
 // decides. One WebSocket at a time, one timer at the core's next deadline;
-// after every input: pollAction, pollTransmits, pollChangesJson, re-arm.
+// after every input: pollAction, pollTransmits, pollChanges, re-arm.
 
 import { createStore } from './store.js';
 import { trackBrowser } from './browser.js';
@@ -31,7 +31,6 @@ export function setCore(core) {
 }
 
 const SESSION_KEY = 'presence.session';
-const NO_CHANGES = '{"changed":[],"removed":[]}';
 
 function httpBase(url) {
   const u = new URL(url, typeof location !== 'undefined' ? location.href : undefined);
@@ -98,11 +97,12 @@ export function createPresenceClient(options) {
     if (frames.length && socket && socket.readyState === 1) {
       for (const frame of frames) socket.send(frame);
     }
-    const changes = session.pollChangesJson();
+    // Views come out of the core as objects (no JSON to parse), the store's
+    // to keep.
+    const changes = session.pollChanges();
     const state = session.state();
-    const hasChanges = changes !== NO_CHANGES && changes !== '';
-    if (hasChanges || state !== store.getSnapshot().connectionState) {
-      store.apply(hasChanges ? JSON.parse(changes) : null, state);
+    if (changes.changed.length || changes.removed.length || state !== store.connectionState()) {
+      store.apply(changes, state, true);
     }
     const id = session.sessionId();
     if (id && id !== savedSession && storage) {
@@ -280,7 +280,7 @@ export function createPresenceClient(options) {
       return core;
     },
     get connectionState() {
-      return store.getSnapshot().connectionState;
+      return store.connectionState();
     },
     get sessionId() {
       return session ? session.sessionId() : '';

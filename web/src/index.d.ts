@@ -56,10 +56,13 @@ export interface PresenceStore {
 }
 
 export interface WritableStore extends PresenceStore {
-  apply(changes: { changed?: readonly object[]; removed?: readonly string[] } | null, connectionState?: ConnectionState): boolean;
+  /** `owned`: the change objects are fresh and nobody else's; they are frozen in place. */
+  apply(changes: { changed?: readonly object[]; removed?: readonly string[] } | null, connectionState?: ConnectionState, owned?: boolean): boolean;
+  /** The connection state, without making a snapshot. */
+  connectionState(): ConnectionState;
 }
 
-/** The embind module (see docs/wasm.md). */
+/** The WASM module (see docs/wasm.md). */
 export interface PresenceCore {
   ClientSession: { create(configJson: string): unknown | null };
   classifyLastSeen(lastSeenMs: number, nowMs: number): LastSeenClass;

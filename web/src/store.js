@@ -49,6 +49,13 @@ export function normalizeView(raw) {
   return Object.freeze(view);
 }
 
+// The same for a View nobody else holds (fresh from the core): made the
+// app's View in place, without a copy.
+function adoptView(raw) {
+  if (raw.status === undefined || raw.activity !== undefined) return normalizeView(raw);
+  return Object.freeze(raw);
+}
+
 function sameActivity(a, b) {
   if (a === b) return true;
   if (!a || !b || a.type !== b.type) return false;
@@ -83,22 +90,30 @@ export function unknownView(id) {
 }
 
 export function createStore(initialState = 'idle') {
-  let views = new Map();
-  let snapshot = new PresenceSnapshot(views, initialState);
+  // The current Views, changed in place; a snapshot is a frozen copy made
+  // only when someone asks for one after a change, so applying a frame
+  // costs per changed View, not per View held.
+  const views = new Map();
+  let connection = initialState;
+  let snapshot = null;
   const listeners = new Set();
   const userListeners = new Map(); // id -> Set<listener>
 
   function notify(changedIds) {
-    for (const id of changedIds) {
-      const set = userListeners.get(id);
-      if (set) for (const fn of [...set]) fn();
+    if (userListeners.size) {
+      for (const id of changedIds) {
+        const set = userListeners.get(id);
+        if (set) for (const fn of [...set]) fn();
+      }
     }
     for (const fn of [...listeners]) fn();
   }
 
   return {
-    getSnapshot: () => snapshot,
+    getSnapshot: () => (snapshot ??= new PresenceSnapshot(new Map(views), connection)),
     getView: (id) => views.get(id) ?? unknownView(id),
+    /** The connection state, without making a snapshot. */
+    connectionState: () => connection,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -112,26 +127,26 @@ export function createStore(initialState = 'idle') {
         if (set.size === 0 && userListeners.get(id) === set) userListeners.delete(id);
       };
     },
-    /** Applies `{changed:[View], removed:[id]}` and/or a connection state; notifies only on change. */
-    apply(changes, connectionState = snapshot.connectionState) {
+    /**
+     * Applies `{changed:[View], removed:[id]}` and/or a connection state;
+     * notifies only on change. `owned`: the Views are fresh objects nobody
+     * else holds (the client's, from the core), frozen in place.
+     */
+    apply(changes, connectionState = connection, owned = false) {
       const changedIds = [];
-      let next = null;
       for (const raw of changes?.changed ?? []) {
-        const view = normalizeView(raw);
-        if (sameView(views.get(view.userId), view)) continue;
-        next ??= new Map(views);
-        next.set(view.userId, view);
-        changedIds.push(view.userId);
-      }
-      for (const id of changes?.removed ?? []) {
-        if (!(next ?? views).has(id)) continue;
-        next ??= new Map(views);
-        next.delete(id);
+        const view = owned ? adoptView(raw) : normalizeView(raw);
+        const id = view.userId;
+        if (sameView(views.get(id), view)) continue;
+        views.set(id, view);
         changedIds.push(id);
       }
-      if (!next && connectionState === snapshot.connectionState) return false;
-      if (next) views = next;
-      snapshot = new PresenceSnapshot(views, connectionState);
+      for (const id of changes?.removed ?? []) {
+        if (views.delete(id)) changedIds.push(id);
+      }
+      if (!changedIds.length && connectionState === connection) return false;
+      connection = connectionState;
+      snapshot = null;
       notify(changedIds);
       return true;
     },

@@ -1,12 +1,14 @@
 // The client bench: loads the WASM client and the seed's plain-JS manager in
 // headless Chromium (Debian's /usr/bin/chromium through playwright-core from
-// web/node_modules; nothing is downloaded) and prints one JSON line.
+// web/node_modules; nothing is downloaded) and prints one JSON line, with the
+// client's size as an app ships it (clientSize below).
 //   node tools/bench/client/client_bench.mjs
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -14,16 +16,36 @@ const require = createRequire(join(root, 'web/package.json'));
 const { chromium } = require('playwright-core');
 
 const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+// PRESENCE_WASM_DIR: another build of the module (flag experiments).
+const wasmDir = resolve(root, process.env.PRESENCE_WASM_DIR ?? 'build/wasm/wasm');
 const MOUNTS = [
   ['/web/src/', join(root, 'web/src')],
-  ['/wasm/', join(root, 'build/wasm/wasm')],
+  ['/wasm/', wasmDir],
   ['/', here],
 ];
-for (const f of ['build/wasm/wasm/presence_core.mjs', 'build/wasm/wasm/presence_core.wasm']) {
-  if (!existsSync(join(root, f))) {
-    console.error(`missing ${f}: run tools/build wasm`);
+for (const f of ['presence_core.mjs', 'presence_core.wasm']) {
+  if (!existsSync(join(wasmDir, f))) {
+    console.error(`missing ${join(wasmDir, f)}: run tools/build wasm`);
     process.exit(1);
   }
+}
+
+// What a bundler ships, gzip -9: the package's JS (web/src/index.js and what
+// it imports, React hooks not included) bundled and minified by esbuild, the
+// module's JS half minified (the client imports it at run time, so it stays
+// its own file) and the .wasm as built.
+function clientSize() {
+  const esbuild = require('esbuild');
+  const minify = (entry, bundle) => Buffer.from(esbuild.buildSync({
+    entryPoints: [entry], bundle, minify: true, format: 'esm', write: false,
+    ...(bundle ? { external: ['./presence_core.mjs'] } : {}), logLevel: 'warning',
+  }).outputFiles[0].contents);
+  const files = [
+    ['web/src/index.js (bundled, minified)', minify(join(root, 'web/src/index.js'), true)],
+    ['presence_core.mjs (minified)', minify(join(wasmDir, 'presence_core.mjs'), false)],
+    ['presence_core.wasm', readFileSync(join(wasmDir, 'presence_core.wasm'))],
+  ].map(([file, bytes]) => ({ file, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }));
+  return { files, total_gzip: files.reduce((n, f) => n + f.gzip, 0) };
 }
 
 const server = createServer((req, res) => {
@@ -54,9 +76,11 @@ try {
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
   const results = await page.evaluate((sizes) => window.runBench(sizes), [10, 1000, 10000]);
   for (const r of results) {
-    console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms, seed js ${r.js_ms.toFixed(3)} ms, ${r.calls_per_frame} calls into WASM per frame`);
+    console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms (min ${r.wasm_min_ms.toFixed(3)}), seed js ${r.js_ms.toFixed(3)} ms (min ${r.js_min_ms.toFixed(3)}), ${r.calls_per_frame} calls into WASM per frame`);
   }
-  console.log(JSON.stringify({ system: 'client', workload: 'client', chromium: browser.version(), results }));
+  const size = clientSize();
+  console.error(`client size: ${size.files.map((f) => `${f.file} ${f.gzip} B`).join(', ')}; total ${size.total_gzip} B gzipped`);
+  console.log(JSON.stringify({ system: 'client', workload: 'client', chromium: browser.version(), results, size }));
 } catch (e) {
   console.error('client bench failed:', e.message);
   code = 1;
