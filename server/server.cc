@@ -65,9 +65,8 @@ int Server::Run() {
     // A Redis that is down at start is an outage the node rides out; one
     // that refuses our password is a configuration error: say so, and stop.
     if (!store->Connect(&error) && store->auth_failed()) {
-      log_->Error("--redis " + RedactRedisUrl(config_.redis) +
-                  ": redis auth failed (" + error +
-                  "); check the password (and user) in the URL");
+      log_->Error("--redis " + RedactRedisUrl(config_.redis) + ": redis " +
+                  error + "; check the password (and user) in the URL");
       return 1;
     }
     store->Disconnect();

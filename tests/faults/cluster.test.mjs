@@ -400,7 +400,7 @@ describe('cluster faults: three nodes on one Redis', () => {
     const members = redis.cli('SMEMBERS', 'presence:nodes');
     const leftShares = nodeKeys.reduce((sum, k) => sum + Number(redis.cli('HLEN', k)[0]), 0);
     const warm = samples[Math.min(2, samples.length - 1)];
-    report(t, `cluster soak: ${SOAK_MS / 1000} s over 3 nodes, ${counts.connects} connects (${counts.resumed} resumed, often on another node), ${counts.closes} clean closes, ${counts.drops} drops, ${counts.vanished} vanished, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops; every gauge 0 ${settledAt - churnEndAt} ms after the churn`);
+    report(t, `cluster soak: ${SOAK_MS / 1000} s over 3 nodes, ${counts.connects} connects (${counts.resumed} resumed, often on another node), ${counts.closes} clean closes, ${counts.drops} drops, ${counts.vanished} vanished, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops, ${nodes.reduce((n, x) => n + (x.logs.match(/closing websocket \d+ with 4409/g) ?? []).length, 0)} sockets closed 4409 (session moved); every gauge (presence_ws_sockets too) 0 ${settledAt - churnEndAt} ms after the churn`);
     for (const [i] of nodes.entries()) {
       report(t, `cluster soak node ${i}: RSS KiB idle ${idle[i].rssKiB}, at ${warm.at} ms ${warm.per[i].rssKiB}, end of churn ${churnEnd.per[i].rssKiB}, all closed ${end[i].rssKiB}; fds idle ${idle[i].fds}, end of churn ${churnEnd.per[i].fds}, all closed ${end[i].fds}`);
     }

@@ -66,7 +66,7 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     const warm = samples[Math.min(2, samples.length - 1)];  // past the allocator's warm-up
     report(t, `soak: ${SOAK_MS / 1000} s, ${counts.connects} connects, ${counts.closes} clean closes, ${counts.drops} abrupt drops, ${counts.vanished} vanished peers, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops; dead found ${metricValue(text, 'presence_dead_connections_total')}`);
     report(t, `soak: server RSS KiB idle ${idle.rssKiB}, at ${warm.at} ms ${warm.rssKiB} (${warm.sockets} sockets), end of churn ${churnEnd.rssKiB} (${churnEnd.sockets} sockets), all closed ${end.rssKiB}`);
-    report(t, `soak: server fds idle ${idle.fds}, at ${warm.at} ms ${warm.fds}, end of churn ${churnEnd.fds}, all closed ${end.fds}; websockets left open ${leftSockets}`);
+    report(t, `soak: server fds idle ${idle.fds}, at ${warm.at} ms ${warm.fds}, end of churn ${churnEnd.fds}, all closed ${end.fds}; websockets left open ${leftSockets} (after ${(server.logs.match(/closing websocket \d+ with 4409/g) ?? []).length} closes 4409)`);
     report(t, `soak: samples ${samples.map((s) => `${Math.round(s.at / 1000)}s:${s.rssKiB}KiB/${s.fds}fd`).join(' ')}`);
 
     assert.ok(counts.connects > 200 && counts.drops > 20 && counts.closes > 20 && counts.vanished > 5, `too little churn: ${JSON.stringify(counts)}`);
