@@ -23,7 +23,7 @@ const CAP = 8;         // --max-sockets-per-user
 const NODE_OPTS = {
   // pingMs 1500: a test process busy with 2 000 sockets still answers
   // pings in time (a pong is due within 2 x pingMs).
-  timeoutMs: TIMEOUT, pingMs: 1500, heartbeatMs: 1000, leaveGraceMs: 3000, activityTtlMs: 500, flushMs: 20,
+  timeoutMs: TIMEOUT, pingMs: 1500, heartbeatMs: 1000, leaveGraceMs: 5000, activityTtlMs: 500, flushMs: 20,
   ratePerSec: 20, rateBurst: 40,
 };
 
@@ -118,6 +118,14 @@ describe('cluster faults: three nodes on one Redis', () => {
           detect.push(at - killedAt);
         }
       }
+      // The absent users come back later, through a live node: online
+      // again for both observers.
+      const backMarks = obs.map((o) => o.mark());
+      const returnedAt = Date.now();
+      const returned = [];
+      for (const [k, u] of gone.entries()) returned.push(track((await connect(k % 2 ? A : B, u)).keepAlive()));
+      for (const [i, o] of obs.entries()) for (const u of gone) await o.waitForView(u, online, 5000, backMarks[i]);
+      const returnSeen = Date.now() - returnedAt;
       const restoredAt = await restoring;
       const reconnectedAt = Math.max(...onD.map((u) => connectedAt.get(u)));
 
@@ -130,6 +138,7 @@ describe('cluster faults: three nodes on one Redis', () => {
       report(t, `cluster SIGKILL: ${N} real clients on 3 nodes, ${onD.length} on the killed node; they noticed in ${noticed - killedAt} ms`);
       report(t, `cluster SIGKILL: dead node's users seen offline on the other nodes after (ms) min ${d.min} p50 ${d.p50} max ${d.max} (timeoutMs ${TIMEOUT})`);
       report(t, `cluster SIGKILL: reconnect delay from the kill (ms) min ${delays.min} p10 ${delays.p10} p50 ${delays.p50} p90 ${delays.p90} max ${delays.max}; ${attempts.length} socket attempts (${(attempts.length / onD.length).toFixed(1)} per client), busiest 100 ms window ${herd}`);
+      report(t, `cluster SIGKILL: the ${GONE} absent users reconnected later through live nodes, online again for both observers within ${returnSeen} ms`);
       report(t, `cluster SIGKILL: all reconnected after ${reconnectedAt - killedAt} ms, every view online again after ${restoredAt - killedAt} ms; ${flapped.length} of ${sample.length} observed movers flapped offline; ${others.length} clients of the live nodes reconnected`);
 
       for (const x of detect) assert.ok(x <= TIMEOUT + SLACK, `a dead node's user seen offline after ${x} ms`);
@@ -141,7 +150,7 @@ describe('cluster faults: three nodes on one Redis', () => {
       assert.deepEqual(others, [], 'clients of the live nodes were not disturbed');
       const text = await metrics(A);
       assert.ok(metricValue(text, 'presence_cluster_nodes_expired_total') >= 1);
-      for (const o of obs) { o.terminate(); open.delete(o); }
+      for (const o of [...obs, ...returned]) { o.terminate(); open.delete(o); }
     } finally {
       for (const c of clients) c.close();
     }
@@ -318,7 +327,8 @@ describe('cluster faults: three nodes on one Redis', () => {
     await sleep(1000);
 
     // What each observer saw: for every change, the first matching view
-    // of that user after the change (and before the user's next change).
+    // of that user after the change (and before that user's next change,
+    // 1.8 s later, plus 1 s for a loaded box).
     const lat = [];
     let lost = 0;
     for (const o of observers) {
@@ -326,7 +336,7 @@ describe('cluster faults: three nodes on one Redis', () => {
       for (const [idx, ch] of changes.entries()) {
         const next = changes.slice(idx + 1).find((x) => x.user === ch.user);
         const seen = views.find((v, j) => v.userId === ch.user && v.status === ch.status && o.times[v._frame] >= ch.at &&
-          (!next || o.times[v._frame] <= next.at + 50) && j >= 0);
+          (!next || o.times[v._frame] <= next.at + 1000) && j >= 0);
         if (seen) lat.push(o.times[seen._frame] - ch.at);
         else lost++;
       }
@@ -400,13 +410,14 @@ describe('cluster faults: three nodes on one Redis', () => {
     const members = redis.cli('SMEMBERS', 'presence:nodes');
     const leftShares = nodeKeys.reduce((sum, k) => sum + Number(redis.cli('HLEN', k)[0]), 0);
     const warm = samples[Math.min(2, samples.length - 1)];
-    report(t, `cluster soak: ${SOAK_MS / 1000} s over 3 nodes, ${counts.connects} connects (${counts.resumed} resumed, often on another node), ${counts.closes} clean closes, ${counts.drops} drops, ${counts.vanished} vanished, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops, ${nodes.reduce((n, x) => n + (x.logs.match(/closing websocket \d+ with 4409/g) ?? []).length, 0)} sockets closed 4409 (session moved); every gauge (presence_ws_sockets too) 0 ${settledAt - churnEndAt} ms after the churn`);
+    const moved = nodes.reduce((n, x) => n + (x.logs.match(/closing websocket \d+ with 4409/g) ?? []).length, 0);
+    report(t, `cluster soak: ${SOAK_MS / 1000} s over 3 nodes, ${counts.connects} connects (${counts.resumed} resumed, often on another node), ${counts.closes} clean closes, ${counts.drops} drops, ${counts.vanished} vanished, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops, ${moved} sockets closed 4409 (session moved); every gauge (presence_ws_sockets too) 0 ${settledAt - churnEndAt} ms after the churn`);
     for (const [i] of nodes.entries()) {
       report(t, `cluster soak node ${i}: RSS KiB idle ${idle[i].rssKiB}, at ${warm.at} ms ${warm.per[i].rssKiB}, end of churn ${churnEnd.per[i].rssKiB}, all closed ${end[i].rssKiB}; fds idle ${idle[i].fds}, end of churn ${churnEnd.per[i].fds}, all closed ${end[i].fds}`);
     }
     report(t, `cluster soak redis: ${nodeKeys.length} node hashes holding ${leftShares} shares, alive keys ${aliveKeys.length}, presence:nodes ${members.length} (nodes up ${ids.length})`);
 
-    assert.ok(counts.connects > 200 && counts.resumed > 20 && counts.vanished > 5, `too little churn: ${JSON.stringify(counts)}`);
+    assert.ok(counts.connects > 200 && counts.resumed > 20 && counts.vanished > 5 && moved > 0, `too little churn: ${JSON.stringify(counts)}, ${moved} closes 4409`);
     assert.equal(leftShares, 0, `shares left in Redis: ${nodeKeys}`);
     for (const k of [...nodeKeys, ...aliveKeys]) assert.ok(ids.some((id) => k.endsWith(`:${id}`)), `key of a node that is not up: ${k}`);
     for (const m of members) assert.ok(ids.includes(m), `presence:nodes holds ${m}, which is not up`);
