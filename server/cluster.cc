@@ -79,11 +79,12 @@ std::string Cluster::AliveKey(const std::string& node) const {
 }
 
 void Cluster::Start() {
-  server_.log().Info("cluster node " + node_id_ + ": redis " + url_.host + ":" +
-                     std::to_string(url_.port) + " db " +
-                     std::to_string(url_.db) + ", node TTL " +
-                     std::to_string(ttl_ms_) + " ms, heartbeat every " +
-                     std::to_string(refresh_ms_) + " ms");
+  server_.log().Info(
+      "cluster node " + node_id_ + ": redis " + url_.host + ":" +
+      std::to_string(url_.port) + " db " + std::to_string(url_.db) +
+      (url_.password.empty() ? "" : " with AUTH") + ", node TTL " +
+      std::to_string(ttl_ms_) + " ms, heartbeat every " +
+      std::to_string(refresh_ms_) + " ms");
   Connect();
   ArmTick();
 }
@@ -103,29 +104,58 @@ void Cluster::Connect() {
   auto down = [this, generation](std::string why) {
     if (generation == generation_) LinkFailed(why);
   };
-  const bool started = pub_.Connect(
-                           url_.host, url_.port, kConnectTimeout,
-                           [this, generation] {
-                             if (generation != generation_) return;
-                             if (url_.db != 0)
-                               Send({"SELECT", std::to_string(url_.db)});
-                             OnPartUp();
-                           },
-                           down) &&
-                       sub_.Connect(
-                           url_.host, url_.port, kConnectTimeout,
-                           [this, generation] {
-                             if (generation != generation_) return;
-                             sub_.Subscribe(
-                                 channel_,
-                                 [this, generation] {
-                                   if (generation != generation_) return;
-                                   subscribed_ = true;
-                                   OnPartUp();
-                                 },
-                                 [this](std::string_view m) { OnMessage(m); });
-                           },
-                           down);
+  // AUTH goes first on each async connection too (commands run in order);
+  // a refusal takes the link down like an outage.
+  const std::vector<std::string> auth = RedisAuthCommand(url_);
+  auto auth_then = [this, generation, auth](RedisAsync& link,
+                                            std::function<void()> next) {
+    if (auth.empty()) {
+      next();
+      return;
+    }
+    link.Command(auth, [this, generation,
+                        next = std::move(next)](const redisReply* r) {
+      if (generation != generation_) return;
+      if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
+        const std::string why =
+            r == nullptr ? std::string("no reply")
+                         : std::string(r->str, std::min<size_t>(r->len, 200));
+        // Posted: this runs inside a hiredis callback.
+        asio::post(server_.io(), [this, why, generation] {
+          if (generation == generation_) LinkFailed("auth failed: " + why);
+        });
+        return;
+      }
+      next();
+    });
+  };
+  const bool started =
+      pub_.Connect(
+          url_.host, url_.port, kConnectTimeout,
+          [this, generation, auth_then] {
+            if (generation != generation_) return;
+            auth_then(pub_, [this] {
+              if (url_.db != 0) Send({"SELECT", std::to_string(url_.db)});
+              OnPartUp();
+            });
+          },
+          down) &&
+      sub_.Connect(
+          url_.host, url_.port, kConnectTimeout,
+          [this, generation, auth_then] {
+            if (generation != generation_) return;
+            auth_then(sub_, [this, generation] {
+              sub_.Subscribe(
+                  channel_,
+                  [this, generation] {
+                    if (generation != generation_) return;
+                    subscribed_ = true;
+                    OnPartUp();
+                  },
+                  [this](std::string_view m) { OnMessage(m); });
+            });
+          },
+          down);
   if (!started) LinkFailed("cannot start an async connection");
 }
 

@@ -251,7 +251,7 @@ std::optional<std::string> Apply(const FlagSpec& spec, std::string_view who,
         case Field::kRedis: {
           std::string error;
           if (!v.empty() && !ParseRedisUrl(v, &error)) {
-            return name + ": " + error + ", got " + Quote(v);
+            return name + ": " + error + ", got " + Quote(RedactRedisUrl(v));
           }
           config.redis = std::move(v);
           break;

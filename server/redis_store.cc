@@ -67,6 +67,29 @@ bool RedisStore::Connect(std::string* error) {
     return false;
   }
   ctx_ = c;
+  auth_failed_ = false;
+  // AUTH first: before it a Redis with requirepass answers NOAUTH to all.
+  // Without a password, a PING tells a Redis that wants one (NOAUTH) from
+  // an outage, so the node can say what is wrong.
+  const std::vector<std::string> auth = RedisAuthCommand(url_);
+  {
+    std::vector<RedisReplyPtr> r =
+        Pipeline({auth.empty() ? std::vector<std::string>{"PING"} : auth});
+    if (r.empty()) {
+      *error = error_;
+      Disconnect();
+      return false;
+    }
+    // The reply (WRONGPASS ..., NOAUTH ..., or "AUTH <password> called
+    // without any password configured") never holds the password itself.
+    const std::string_view reply = Str(r[0].get());
+    if (IsError(r[0].get()) && (!auth.empty() || reply.starts_with("NOAUTH"))) {
+      *error = "auth failed: " + std::string(reply.substr(0, 200));
+      auth_failed_ = true;
+      Disconnect();
+      return false;
+    }
+  }
   if (url_.db != 0) {
     std::vector<RedisReplyPtr> r =
         Pipeline({{"SELECT", std::to_string(url_.db)}});

@@ -16,6 +16,8 @@
 // their real settings once Redis returns. Reads say nullopt and writes
 // false: an HTTP caller answers 503 and nothing is half written or lost.
 //
+// AUTH (the URL's password, and user) is sent first on every connection.
+//
 // Keys (DB from the URL): presence:settings:<user> (JSON object),
 // presence:contacts:<user> (JSON array), presence:lastseen:<user> (ms,
 // only ever raised, by a Lua script).
@@ -54,8 +56,11 @@ class RedisStore : public UserStore {
   RedisStore(const RedisStore&) = delete;
   RedisStore& operator=(const RedisStore&) = delete;
 
-  // Connects (blocking, bounded by the timeout) and selects the DB.
+  // Connects (blocking, bounded by the timeout), authenticates when the
+  // URL has a password, and selects the DB.
   bool Connect(std::string* error);
+  // True when the last Connect reached Redis but AUTH was refused.
+  bool auth_failed() const { return auth_failed_; }
   void Disconnect();
   bool connected() const { return ctx_ != nullptr; }
   // Called (once per connection) when a command fails on a live
@@ -107,6 +112,7 @@ class RedisStore : public UserStore {
   std::chrono::milliseconds timeout_;
   const Logger* log_;
   redisContext* ctx_ = nullptr;
+  bool auth_failed_ = false;
   std::string error_;
   std::function<void(const std::string&)> on_failure_;
   std::unordered_set<std::string> provisional_;

@@ -56,12 +56,21 @@ int Server::Run() {
   if (!config_.redis.empty()) {
     redis = ParseRedisUrl(config_.redis, &error);
     if (!redis) {
-      log_->Error("--redis " + config_.redis + ": " + error);
+      log_->Error("--redis " + RedactRedisUrl(config_.redis) + ": " + error);
       return 1;
     }
     // Settings, contacts and last seen live in Redis: --db is not used.
-    store_ = std::make_unique<RedisStore>(
+    auto store = std::make_unique<RedisStore>(
         *redis, RedisCommandTimeout(config_.ping_ms), log_);
+    // A Redis that is down at start is an outage the node rides out; one
+    // that refuses our password is a configuration error: say so, and stop.
+    if (!store->Connect(&error) && store->auth_failed()) {
+      log_->Error("--redis " + RedactRedisUrl(config_.redis) + ": redis " +
+                  error + "; check the password (and user) in the URL");
+      return 1;
+    }
+    store->Disconnect();
+    store_ = std::move(store);
   } else {
     store_ = Store::Open(config_.db, &error);
     if (store_ == nullptr) {
@@ -149,7 +158,8 @@ bool Server::Listen() {
   std::cout << "listening on " << url << std::endl;
   log_->Info(
       "listening on " + url + " (" +
-      (config_.redis.empty() ? "db " + config_.db : "redis " + config_.redis) +
+      (config_.redis.empty() ? "db " + config_.db
+                             : "redis " + RedactRedisUrl(config_.redis)) +
       (config_.dev ? ", dev mode: POST /api/dev/token is on" : "") + ")");
   return true;
 }

@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import {
-  Client, http, makeToken, metricValue, metrics, openSocket, sleep, startServer,
-} from '../server/harness.mjs';
-import { openFds, procStatus, report, waitUntil } from './fault_harness.mjs';
+import { metricValue, metrics, startServer } from '../server/harness.mjs';
+import { churn, openFds, procStatus, report, waitUntil } from './fault_harness.mjs';
 
 const SOAK_MS = Number(process.env.PRESENCE_SOAK_MS ?? 60000);
 const USERS = 150;
@@ -19,7 +17,8 @@ const TARGET_LIVE = 200;  // sockets open at a time, on average
 
 describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
   let server;
-  let leftSockets = 0;
+  let leftSockets = -1;  // presence_ws_sockets after the soak (-1: not measured)
+  let moved = 0;  // sockets the server closed with 4409
   before(async () => {
     server = await startServer({ pingMs: 500, timeoutMs: 4000, heartbeatMs: 1000, leaveGraceMs: 300, activityTtlMs: 500, flushMs: 20 });
   });
@@ -28,100 +27,27 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
   test('RSS and fds are flat at the end and the hub holds nothing', async (t) => {
     const pid = server.pid();
     const users = Array.from({ length: USERS }, (_, i) => `soak${i}`);
-    const pick = (a) => a[Math.floor(Math.random() * a.length)];
-    const live = new Set();
-    const sessions = new Map();  // user -> last session id (for resumes)
-    const counts = { connects: 0, closes: 0, drops: 0, vanished: 0, frames: 0, http: 0, errors: 0 };
     const idle = { fds: openFds(pid), rssKiB: procStatus(pid).rssKiB };
-
-    // Every client ever made, so none can outlive the test unseen (a
-    // connect that times out under load must still be closed at the end).
-    const every = new Set();
-    async function open() {
-      const u = pick(users);
-      const resume = Math.random() < 0.3 ? sessions.get(u) : undefined;
-      try {
-        const c = new Client(await openSocket(server), u);
-        every.add(c);
-        const auth = { type: 'auth', token: makeToken(u), device: pick(['web', 'mobile', 'desktop']) };
-        if (resume) auth.session = resume;
-        c.send(auth);
-        const welcome = await c.waitFor((f) => f.type === 'welcome', 10000, 0, 'welcome');
-        c.session = welcome.session;
-        sessions.set(u, c.session);
-        c.keepAlive(700);
-        live.add(c);
-        counts.connects++;
-        c.subscribe(Array.from({ length: 5 }, () => pick(users))).catch(() => {});
-      } catch { counts.errors++; }
-    }
-    function act(c) {
-      const r = Math.random();
-      counts.frames++;
-      if (r < 0.3) c.send({ type: 'presence', status: pick(['online', 'away', 'online', 'offline']) });
-      else if (r < 0.6) c.send({ type: 'activity', activity: pick([{ type: 'typing', conversationId: 'c1' }, { type: 'viewing', page: '/x' }, { type: 'idle' }]) });
-      else if (r < 0.8) c.send({ type: 'presence_subscribe', userIds: [pick(users), pick(users)], replace: Math.random() < 0.2 });
-      else c.send({ type: 'presence_unsubscribe', userIds: [pick(users)] });
-    }
-    const vanished = [];
-    async function settle(c, how) {
-      live.delete(c);
-      c.stopKeepAlive();
-      if (how === 'drop') { c.terminate(); counts.drops++; }
-      else if (how === 'vanish') {
-        // No FIN, no pong, no frame: the server's pings must find it.
-        c.ws._socket.pause();
-        vanished.push(c);
-        counts.vanished++;
-      } else { await c.close().catch(() => {}); counts.closes++; }
-    }
-    async function httpChurn() {
-      const u = pick(users);
-      const token = makeToken(u);
-      counts.http++;
-      if (Math.random() < 0.5) {
-        await http(server, 'PUT', '/api/settings/presence', { token, body: { showOnlineStatus: pick(['everyone', 'contacts', 'nobody']), showActivity: pick(['everyone', 'contacts', 'nobody']) } });
-      } else {
-        await http(server, 'PUT', '/api/contacts', { token, body: { contacts: [pick(users), pick(users)] } });
-      }
-    }
-
     const samples = [];
-    const start = Date.now();
-    let nextSample = start;
-    while (Date.now() - start < SOAK_MS) {
-      const ops = [];
-      // Top up towards a load that wanders around TARGET_LIVE, at most 40
-      // new sockets a tick.
-      const want = Math.min(40, Math.round(TARGET_LIVE * (0.7 + 0.6 * Math.random())) - live.size);
-      for (let i = 0; i < want; i++) ops.push(open());
-      for (const c of [...live]) {
-        const r = Math.random();
-        if (c.closed) { live.delete(c); continue; }
-        if (r < 0.03) ops.push(settle(c, 'close'));
-        else if (r < 0.045) ops.push(settle(c, 'drop'));
-        else if (r < 0.05) ops.push(settle(c, 'vanish'));
-        else if (r < 0.25) act(c);
-      }
-      if (Math.random() < 0.5) ops.push(httpChurn().catch(() => { counts.errors++; }));
-      await Promise.all(ops);
-      // Rate limit: ~10 frames/s per socket at most, far under 20/s.
-      await sleep(100);
-      if (Date.now() >= nextSample) {
-        samples.push({ at: Date.now() - start, rssKiB: procStatus(pid).rssKiB, fds: openFds(pid), sockets: live.size });
-        nextSample += SOAK_MS / 10;
-      }
-    }
-    const churnEnd = { rssKiB: procStatus(pid).rssKiB, fds: openFds(pid), sockets: live.size };
+    let churnEnd;
+    const { counts } = await churn({
+      pickServer: () => server,
+      users,
+      durationMs: SOAK_MS,
+      targetLive: TARGET_LIVE,
+      sample: (at, sockets) => {
+        const s = { at, rssKiB: procStatus(pid).rssKiB, fds: openFds(pid), sockets };
+        if (at === 'end') churnEnd = s;
+        else samples.push(s);
+      },
+    });
     const churnEndAt = Date.now();
-    await Promise.all([...live].map((c) => settle(c, Math.random() < 0.5 ? 'drop' : 'close')));
     // Dropped sockets are found dead by pings (2 x 500 ms); graces, TTLs
     // and flushes run out within a few seconds.
-    for (const c of every) if (!c.closed) c.terminate();
     // The hub's gauges must all reach 0. The server's socket gauge is
-    // checked apart: a known bug (docs/faults.md) leaves about one socket
-    // in 3 500 connects open after a 4409 close, so it is reported by the
-    // todo test below instead of failing this one.
+    // waited for apart (at most 20 s: the close deadline is 5 s), so that
+    // a socket left open after a 4409 close is counted and reported by the
+    // test below rather than hidden behind a timeout (docs/faults.md).
     const GAUGES = ['presence_connections', 'presence_sessions', 'presence_users_loaded', 'presence_subscription_edges'];
     let gauges = '';
     const text = await waitUntil(async () => {
@@ -134,6 +60,7 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
       throw new Error(`${e.message}: ${gauges}; server fds ${openFds(pid)} (idle ${idle.fds})\nserver log tail:\n${server.logs.slice(-3000)}`);
     });
     leftSockets = metricValue(text, 'presence_ws_sockets');
+    moved = (server.logs.match(/closing websocket \d+ with 4409/g) ?? []).length;
     if (leftSockets > 0 && process.env.PRESENCE_SOAK_LOG) fs.writeFileSync(process.env.PRESENCE_SOAK_LOG, server.logs);
     // HTTP keep-alive sockets close once fetch's pool lets them go idle.
     await waitUntil(() => openFds(pid) <= idle.fds, 20000, `fds back to idle (${idle.fds}, have ${openFds(pid)})`).catch(() => {});
@@ -141,17 +68,14 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     const warm = samples[Math.min(2, samples.length - 1)];  // past the allocator's warm-up
     report(t, `soak: ${SOAK_MS / 1000} s, ${counts.connects} connects, ${counts.closes} clean closes, ${counts.drops} abrupt drops, ${counts.vanished} vanished peers, ${counts.frames} frames, ${counts.http} HTTP writes, ${counts.errors} failed ops; dead found ${metricValue(text, 'presence_dead_connections_total')}`);
     report(t, `soak: server RSS KiB idle ${idle.rssKiB}, at ${warm.at} ms ${warm.rssKiB} (${warm.sockets} sockets), end of churn ${churnEnd.rssKiB} (${churnEnd.sockets} sockets), all closed ${end.rssKiB}`);
-    report(t, `soak: server fds idle ${idle.fds}, at ${warm.at} ms ${warm.fds}, end of churn ${churnEnd.fds}, all closed ${end.fds}`);
+    report(t, `soak: server fds idle ${idle.fds}, at ${warm.at} ms ${warm.fds}, end of churn ${churnEnd.fds}, all closed ${end.fds}; websockets left open ${leftSockets} (after ${moved} closes 4409)`);
     report(t, `soak: samples ${samples.map((s) => `${Math.round(s.at / 1000)}s:${s.rssKiB}KiB/${s.fds}fd`).join(' ')}`);
 
     assert.ok(counts.connects > 200 && counts.drops > 20 && counts.closes > 20 && counts.vanished > 5, `too little churn: ${JSON.stringify(counts)}`);
     // The vanished peers were found dead by the ping layer, not by a FIN.
     assert.ok(metricValue(text, 'presence_dead_connections_total') >= Math.min(counts.vanished, 5), 'vanished peers found dead by pings');
-    // The known leak stays rare; anything more is a new bug.
-    assert.ok(leftSockets <= Math.max(2, counts.connects / 1000), `${leftSockets} websockets left open after ${counts.connects} connects`);
     // Every socket, SQLite handle and timer fd is released: back to idle.
-    // (Each socket the known bug leaves open holds one fd; see below.)
-    assert.ok(end.fds <= idle.fds + leftSockets, `fds not released: idle ${idle.fds}, end ${end.fds}, sockets left ${leftSockets}`);
+    assert.ok(end.fds <= idle.fds, `fds not released: idle ${idle.fds}, end ${end.fds}, sockets left ${leftSockets}`);
     if (!server.sanitized()) {
       // Flat: the end of the churn holds no more than the warmed-up run
       // did at the same load plus a margin for allocator fragmentation.
@@ -161,11 +85,10 @@ describe(`soak: ${SOAK_MS / 1000} s of churn`, () => {
     }
   });
 
-  // Runs and reports; a todo while the bug stands (tools/test counts it
-  // apart, and docs/faults.md says what is known).
-  test('no websocket stays open after its session moved to another socket (4409)', {
-    todo: 'known bug: about 1 socket in 3 500 connects stays open after a 4409 close (docs/faults.md)',
-  }, () => {
-    assert.equal(leftSockets, 0, `${leftSockets} websocket(s) still open after the soak`);
+  // Once a known bug (docs/faults.md: about 1 socket in 3 500 connects
+  // stayed open after a 4409 close); fixed by ForceClose posting Gone().
+  test('no websocket stays open after its session moved to another socket (4409)', () => {
+    assert.ok(moved > 0, 'the soak closed no socket with 4409: the case was not exercised');
+    assert.equal(leftSockets, 0, `${leftSockets} websocket(s) still open after the soak (${moved} closes 4409)`);
   });
 });

@@ -391,11 +391,19 @@ TEST(ConfigTest, RedisUrlIsCheckedAtParse) {
   EXPECT_EQ(ParseOk(WithSecret({"--redis", "redis://10.0.0.5:6380/3"})).redis,
             "redis://10.0.0.5:6380/3");
   EXPECT_EQ(ParseError(WithSecret({"--redis", "10.0.0.5:6380"})),
-            "--redis: not a redis:// URL (expected redis://HOST[:PORT][/DB]), "
-            "got '10.0.0.5:6380'");
-  EXPECT_EQ(ParseError(WithSecret({}), {{"PRESENCE_REDIS", "redis://h:99999"}}),
-            "PRESENCE_REDIS: port must be 1-65535 (expected "
-            "redis://HOST[:PORT][/DB]), got 'redis://h:99999'");
+            "--redis: not a redis:// URL (expected "
+            "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got '10.0.0.5:6380'");
+  EXPECT_EQ(
+      ParseError(WithSecret({}), {{"PRESENCE_REDIS", "redis://h:99999"}}),
+      "PRESENCE_REDIS: port must be 1-65535 (expected "
+      "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got 'redis://h:99999'");
+  // The password is never echoed back.
+  EXPECT_EQ(
+      ParseError(WithSecret({"--redis", "redis://:hunter2@h:0"})),
+      "--redis: port must be 1-65535 (expected "
+      "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]), got 'redis://:***@h:0'");
+  EXPECT_EQ(ParseOk(WithSecret({"--redis", "redis://u:p%40ss@h/1"})).redis,
+            "redis://u:p%40ss@h/1");
 }
 
 TEST(ConfigTest, UnknownFlag) {
