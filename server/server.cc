@@ -95,6 +95,7 @@ int Server::Run() {
     hub_config.remote_ttl_ms = config_.timeout_ms;
   }
   hub_ = std::make_unique<Hub>(hub_config, env_.get());
+  if (!redis) RestoreSessions();
   if (redis) {
     const int64_t refresh_ms = std::max<int64_t>(
         20, std::min(config_.ping_ms, config_.timeout_ms / 4));
@@ -117,8 +118,34 @@ int Server::Run() {
   ioc_.run();
 
   FlushLastSeen();
-  log_->Info("stopped");
+  log_->Info("stopped" + SinceShutdown());
   return 0;
+}
+
+void Server::RestoreSessions() {
+  const std::vector<SavedSession> saved = store_->TakeSavedSessions();
+  if (!store_->error().empty()) {
+    // Nothing restored: its users go offline with the shutdown's last seen.
+    counters_.store_errors++;
+    log_->Error("reading the sessions saved at shutdown failed: " +
+                store_->error());
+    return;
+  }
+  if (saved.empty()) return;
+  const int64_t now = Now();
+  for (const SavedSession& session : saved) hub_->RestoreSession(session, now);
+  Pump();
+  log_->Info("restored " + std::to_string(hub_->Stats().sessions) + " of " +
+             std::to_string(saved.size()) +
+             " session(s) saved at the last shutdown; each has its leave "
+             "grace from now");
+}
+
+std::string Server::SinceShutdown() const {
+  if (!shutdown_started_) return "";
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - *shutdown_started_);
+  return " (" + std::to_string(ms.count()) + " ms after the signal)";
 }
 
 bool Server::Listen() {
@@ -320,21 +347,36 @@ void Server::ContactsChanged(const std::string& user_id,
 void Server::BeginShutdown(const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
+  shutdown_started_ = std::chrono::steady_clock::now();
   log_->Info("shutting down (" + why + "), " + std::to_string(conns_.size()) +
              " websocket(s) open");
+  // The port first, so that a new process can bind it at once.
   error_code ec;
   acceptor_.close(ec);
   accept_retry_timer_.cancel();
-  // The hub sets everyone's last seen to now and closes each socket with
-  // 1001; Pump routes those closes while the sockets still exist.
-  hub_->Shutdown(Now());
-  Pump();
   hub_timer_.cancel();
   last_seen_timer_.cancel();
-  FlushLastSeen();
-  // Other nodes drop this node's users at once (last seen = now) rather
-  // than waiting out the TTL.
-  if (cluster_) cluster_->Leave();
+  // The hub sets everyone's last seen to now and queues a 1001 close for
+  // each socket. What must survive the process is written before any
+  // socket is told, so a client that reconnects at once to the next
+  // process finds its session there.
+  const int64_t now = Now();
+  hub_->Shutdown(now);
+  if (cluster_) {
+    // Routes the closes while the sockets still exist.
+    Pump();
+    FlushLastSeen();
+    // Other nodes give this node's users the leave grace (last seen = now)
+    // rather than waiting out the TTL.
+    cluster_->Leave();
+  } else {
+    for (LastSeenUpdate& u : hub_->PollLastSeen()) {
+      int64_t& pending = pending_last_seen_[u.user_id];
+      pending = std::max(pending, u.last_seen_ms);
+    }
+    SaveForRestart(now);
+    Pump();
+  }
   if (conns_.empty()) {
     ioc_.stop();
     return;
@@ -343,7 +385,8 @@ void Server::BeginShutdown(const std::string& why) {
   shutdown_timer_.async_wait([this](const error_code& wait_ec) {
     if (wait_ec) return;
     log_->Warn(std::to_string(conns_.size()) +
-               " websocket(s) did not finish closing; dropping them");
+               " websocket(s) did not finish closing; dropping them" +
+               SinceShutdown());
     std::vector<std::shared_ptr<WsConnection>> left;
     for (auto& [id, weak] : conns_) {
       if (auto c = weak.lock()) left.push_back(std::move(c));
@@ -351,6 +394,26 @@ void Server::BeginShutdown(const std::string& why) {
     for (auto& c : left) c->ForceClose();
     ioc_.stop();
   });
+}
+
+void Server::SaveForRestart(int64_t now_ms) {
+  std::vector<SavedSession> sessions = hub_->SavedSessions(now_ms);
+  std::vector<LastSeenUpdate> batch;
+  batch.reserve(pending_last_seen_.size());
+  for (const auto& [user, ms] : pending_last_seen_) batch.push_back({user, ms});
+  if (!store_->SaveShutdown(batch, sessions)) {
+    // Run() tries the last seen alone once more; the sessions are lost and
+    // their users go offline at the next start.
+    counters_.store_errors++;
+    log_->Error("saving sessions and last seen at shutdown failed: " +
+                store_->error());
+    return;
+  }
+  counters_.last_seen_writes += batch.size();
+  pending_last_seen_.clear();
+  log_->Info("saved " + std::to_string(sessions.size()) + " session(s) and " +
+             std::to_string(batch.size()) + " last seen value(s)" +
+             SinceShutdown());
 }
 
 }  // namespace presence::server
