@@ -30,6 +30,9 @@ constexpr auto kLastSeenFlushInterval = std::chrono::seconds(1);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(500);
 // After accept fails (EMFILE...), wait before trying again, not spin.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// Sockets taken from the listen queue per accept completion at most, so a
+// storm of connects cannot starve the sockets already open.
+constexpr int kAcceptBatch = 256;
 // Bounds how long one synchronous Redis call may stall the loop (a hung
 // Redis): at most 500 ms, and under pingMs so that a stall never makes the
 // hub find live sockets silent (2 x pingMs without an answer is dead).
@@ -99,7 +102,6 @@ int Server::Run() {
     hub_config.remote_ttl_ms = config_.timeout_ms;
   }
   hub_ = std::make_unique<Hub>(hub_config, env_.get());
-  if (!redis) RestoreSessions();
   if (redis) {
     const int64_t refresh_ms = std::max<int64_t>(
         20, std::min(config_.ping_ms, config_.timeout_ms / 4));
@@ -116,6 +118,10 @@ int Server::Run() {
   signals_.add(SIGTERM);
   WaitForSignal();
   if (!Listen()) return 1;
+  // After listen(), so that clients of a restart who connect meanwhile wait
+  // in the kernel's queue instead of being refused and retrying later; before
+  // the first accept, so that no socket opens before the sessions are back.
+  if (!redis) RestoreSessions();
   if (cluster_) cluster_->Start();
   DoAccept();
   ArmLastSeenTimer();
@@ -171,6 +177,7 @@ bool Server::Listen() {
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor_.non_blocking(true, ec);  // DoAccept's batch
   if (ec) {
     log_->Error("cannot listen on " + config_.host + ":" +
                 std::to_string(config_.port) + ": " + ec.message());
@@ -216,6 +223,17 @@ void Server::DoAccept() {
       return;
     }
     StartHttpSession(*this, std::move(socket));
+    // In a storm (every client of a restarted server at once) the kernel's
+    // listen queue overflows, and a dropped SYN costs its client a 1 s
+    // retransmit: take what is queued now, not one socket per trip through
+    // the event loop. The acceptor is non-blocking, so this stops at an
+    // empty queue (or an error, which the next async_accept reports).
+    for (int i = 0; i < kAcceptBatch && !stopping_; ++i) {
+      error_code batch_ec;
+      tcp::socket next = acceptor_.accept(batch_ec);
+      if (batch_ec) break;
+      StartHttpSession(*this, std::move(next));
+    }
     DoAccept();
   });
 }
