@@ -22,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -111,6 +112,12 @@ class Server {
   void ArmLastSeenTimer();
   void FlushLastSeen();
   void BeginShutdown(const std::string& why);
+  // Single node: the hub's sessions and the pending last seen, in one
+  // transaction, for the next start's RestoreSessions.
+  void SaveForRestart(int64_t now_ms);
+  void RestoreSessions();
+  // " (N ms after the signal)" once shutting down, for the logs.
+  std::string SinceShutdown() const;
 
   Config config_;
   const Logger* log_;
@@ -142,6 +149,7 @@ class Server {
   std::optional<int64_t> armed_deadline_;
   uint64_t hub_timer_generation_ = 0;
   bool stopping_ = false;
+  std::optional<std::chrono::steady_clock::time_point> shutdown_started_;
 };
 
 }  // namespace presence::server

@@ -26,6 +26,16 @@ CREATE TABLE IF NOT EXISTS last_seen (
   user_id TEXT PRIMARY KEY NOT NULL,
   ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS saved_sessions (
+  id TEXT PRIMARY KEY NOT NULL,
+  user_id TEXT NOT NULL,
+  device TEXT NOT NULL,
+  status TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  last_active_ms INTEGER NOT NULL,
+  grace_left_ms INTEGER NOT NULL,
+  saved_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql";
 
 struct DbCloser {
@@ -89,6 +99,9 @@ struct Store::Impl {
   StmtPtr insert_contact;
   StmtPtr get_last_seen;
   StmtPtr save_last_seen;
+  StmtPtr clear_sessions;
+  StmtPtr save_session;
+  StmtPtr get_sessions;
 
   std::string Error(std::string_view what) const {
     std::string out(what);
@@ -190,6 +203,14 @@ std::unique_ptr<Store> Store::Open(const std::string& path,
       {"INSERT INTO last_seen (user_id, ms) VALUES (?1, ?2) "
        "ON CONFLICT(user_id) DO UPDATE SET ms = MAX(ms, excluded.ms)",
        &impl->save_last_seen},
+      {"DELETE FROM saved_sessions", &impl->clear_sessions},
+      {"INSERT OR REPLACE INTO saved_sessions (id, user_id, device, status, "
+       "epoch, last_active_ms, grace_left_ms, saved_at_ms) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+       &impl->save_session},
+      {"SELECT id, user_id, device, status, epoch, last_active_ms, "
+       "grace_left_ms, saved_at_ms FROM saved_sessions ORDER BY id",
+       &impl->get_sessions},
   };
   for (const auto& [sql, stmt] : statements) {
     if (!impl->Prepare(sql, stmt, error)) return nullptr;
@@ -330,10 +351,79 @@ bool Store::SaveLastSeen(const std::vector<LastSeenUpdate>& updates) {
   error_.clear();
   EndRead();
   if (updates.empty()) return true;
-  if (!impl_->Run(impl_->begin.get())) {
-    error_ = impl_->Error("save last seen: begin");
-    return false;
-  }
+  return Write("save last seen", [&] { return WriteLastSeen(updates); });
+}
+
+bool Store::SaveShutdown(const std::vector<LastSeenUpdate>& updates,
+                         const std::vector<SavedSession>& sessions) {
+  error_.clear();
+  EndRead();
+  return Write("save shutdown", [&] {
+    if (!WriteLastSeen(updates)) return false;
+    if (!impl_->Run(impl_->clear_sessions.get())) {
+      error_ = impl_->Error("save shutdown: clear sessions");
+      return false;
+    }
+    for (const SavedSession& s : sessions) {
+      sqlite3_stmt* stmt = impl_->save_session.get();
+      StmtUse use(stmt);
+      if (BindText(stmt, 1, s.id) != SQLITE_OK ||
+          BindText(stmt, 2, s.user_id) != SQLITE_OK ||
+          BindText(stmt, 3, ToString(s.device)) != SQLITE_OK ||
+          BindText(stmt, 4, ToString(s.status)) != SQLITE_OK ||
+          sqlite3_bind_int64(stmt, 5, static_cast<int64_t>(s.epoch)) !=
+              SQLITE_OK ||
+          sqlite3_bind_int64(stmt, 6, s.last_active_ms) != SQLITE_OK ||
+          sqlite3_bind_int64(stmt, 7, s.grace_left_ms) != SQLITE_OK ||
+          sqlite3_bind_int64(stmt, 8, s.saved_at_ms) != SQLITE_OK ||
+          sqlite3_step(stmt) != SQLITE_DONE) {
+        error_ = impl_->Error("save shutdown: session");
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+std::vector<SavedSession> Store::TakeSavedSessions() {
+  error_.clear();
+  EndRead();
+  std::vector<SavedSession> sessions;
+  const bool ok = Write("take saved sessions", [&] {
+    sqlite3_stmt* stmt = impl_->get_sessions.get();
+    StmtUse use(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::optional<Device> device = ParseDevice(ColumnText(stmt, 2));
+      std::optional<Status> status = ParseStatus(ColumnText(stmt, 3));
+      // A row this version cannot read is skipped (the hub would refuse
+      // what it cannot trust anyway).
+      if (!device || !status) continue;
+      SavedSession& s = sessions.emplace_back();
+      s.id = ColumnText(stmt, 0);
+      s.user_id = ColumnText(stmt, 1);
+      s.device = *device;
+      s.status = *status;
+      s.epoch = static_cast<uint64_t>(sqlite3_column_int64(stmt, 4));
+      s.last_active_ms = sqlite3_column_int64(stmt, 5);
+      s.grace_left_ms = sqlite3_column_int64(stmt, 6);
+      s.saved_at_ms = sqlite3_column_int64(stmt, 7);
+    }
+    if (rc != SQLITE_DONE) {
+      error_ = impl_->Error("take saved sessions: read");
+      return false;
+    }
+    if (!impl_->Run(impl_->clear_sessions.get())) {
+      error_ = impl_->Error("take saved sessions: clear");
+      return false;
+    }
+    return true;
+  });
+  if (!ok) sessions.clear();
+  return sessions;
+}
+
+bool Store::WriteLastSeen(const std::vector<LastSeenUpdate>& updates) {
   for (const LastSeenUpdate& update : updates) {
     sqlite3_stmt* stmt = impl_->save_last_seen.get();
     StmtUse use(stmt);
@@ -341,12 +431,24 @@ bool Store::SaveLastSeen(const std::vector<LastSeenUpdate>& updates) {
         sqlite3_bind_int64(stmt, 2, update.last_seen_ms) != SQLITE_OK ||
         sqlite3_step(stmt) != SQLITE_DONE) {
       error_ = impl_->Error("save last seen");
-      impl_->Rollback();
       return false;
     }
   }
+  return true;
+}
+
+template <typename Body>
+bool Store::Write(std::string_view what, Body body) {
+  if (!impl_->Run(impl_->begin.get())) {
+    error_ = impl_->Error(std::string(what) + ": begin");
+    return false;
+  }
+  if (!body()) {
+    impl_->Rollback();
+    return false;
+  }
   if (!impl_->Run(impl_->commit.get())) {
-    error_ = impl_->Error("save last seen: commit");
+    error_ = impl_->Error(std::string(what) + ": commit");
     impl_->Rollback();
     return false;
   }

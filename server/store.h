@@ -3,9 +3,10 @@
 //
 // Settings and contacts writes are committed before they return (the HTTP
 // 200 comes after). Last seen is written in batches (`SaveLastSeen`), one
-// transaction per batch; the server calls it at least every second and at
-// shutdown. Every call reports failure as a false/nullopt plus `error()`;
-// nothing throws.
+// transaction per batch; the server calls it at least every second. At a
+// clean shutdown `SaveShutdown` writes the last batch together with the
+// sessions to restore, which the next start takes back (`TakeSavedSessions`).
+// Every call reports failure as a false/nullopt plus `error()`; nothing throws.
 //
 // Not thread-safe: the server uses it from its one I/O thread.
 
@@ -62,6 +63,14 @@ class Store : public UserStore {
   // Last seen only moves forward: an older value never replaces a newer one.
   bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates) override;
 
+  // One transaction: the last seen values, and the saved sessions in place
+  // of any saved before.
+  bool SaveShutdown(const std::vector<LastSeenUpdate>& updates,
+                    const std::vector<SavedSession>& sessions) override;
+  // Reads and deletes the saved sessions in one transaction; on an error,
+  // returns none (and error() says why) so nothing half read is restored.
+  std::vector<SavedSession> TakeSavedSessions() override;
+
   // Loads made between two EndRead calls share one read transaction, so a
   // subscribe to 10 000 users takes the database's locks once, not 30 000
   // times. The server calls EndRead after every hub input; writes end an
@@ -73,6 +82,11 @@ class Store : public UserStore {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  // Runs `body` (which sets error_ when it returns false) in one write
+  // transaction; rolls back on any failure.
+  template <typename Body>
+  bool Write(std::string_view what, Body body);
+  bool WriteLastSeen(const std::vector<LastSeenUpdate>& updates);
   std::unique_ptr<Impl> impl_;
   std::string error_;
 };

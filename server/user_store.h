@@ -42,6 +42,19 @@ class UserStore {
                            const std::vector<std::string>& contacts) = 0;
   // Last seen only moves forward.
   virtual bool SaveLastSeen(const std::vector<LastSeenUpdate>& updates) = 0;
+  // At a clean shutdown: the last seen values and the sessions to restore
+  // at the next start (Hub::SavedSessions), written together. A store that
+  // cannot restore sessions (RedisStore: cluster mode) saves the last seen
+  // only.
+  virtual bool SaveShutdown(const std::vector<LastSeenUpdate>& updates,
+                            const std::vector<SavedSession>& sessions) {
+    (void)sessions;
+    return SaveLastSeen(updates);
+  }
+  // At the start: the sessions the last clean shutdown saved, removed from
+  // the store as they are read (a later crash restores nothing). Empty if
+  // none, or if the store does not keep them.
+  virtual std::vector<SavedSession> TakeSavedSessions() { return {}; }
   // The end of one hub input (see Store::EndRead); a no-op if unused.
   virtual void EndRead() {}
   // Why the last failed call failed.

@@ -273,19 +273,28 @@ class WsSession : public WsConnection,
     if (closing_) return;
     closing_ = true;
     close_code_ = code;
-    server_.log().Info("closing websocket " + std::to_string(conn_) + " with " +
-                       std::to_string(code) + " (" + reason + ")");
+    // At shutdown every socket closes at once: the server logs one line for
+    // all of them and bounds the wait itself, so no line and no timer per
+    // socket (10 000 of each cost the old process ~0.5 s before it exits).
+    const bool shutdown = server_.stopping();
+    if (!shutdown) {
+      server_.log().Info("closing websocket " + std::to_string(conn_) +
+                         " with " + std::to_string(code) + " (" + reason + ")");
+    }
     Transmit close;
     close.kind = Transmit::Kind::kClose;
     close.conn = conn_;
     close.close_code = code;
     close.text = std::move(reason);
     queue_.push_back(std::move(close));
-    close_timer_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
-    close_timer_->expires_after(kCloseDeadline);
-    close_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && !self->gone_) self->ForceClose();
-    });
+    if (!shutdown) {
+      close_timer_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
+      close_timer_->expires_after(kCloseDeadline);
+      close_timer_->async_wait(
+          [self = shared_from_this()](beast::error_code ec) {
+            if (!ec && !self->gone_) self->ForceClose();
+          });
+    }
     MaybeWrite();
   }
 

@@ -1214,4 +1214,59 @@ HubStats Hub::Stats() const {
   return s;
 }
 
+// ---- restart: sessions saved at a clean shutdown ----
+// Kept apart from the rest of the hub on purpose: a restored session is an
+// ordinary detached session in its leave grace, so what follows the restore
+// (a resume, the grace running out, last seen) takes the usual paths.
+
+std::vector<SavedSession> Hub::SavedSessions(int64_t now_ms) const {
+  const Impl& m = *impl_;
+  std::vector<SavedSession> saved;
+  if (!m.shut_down || config_.leave_grace_ms <= 0) return saved;
+  saved.reserve(m.sessions.size());
+  for (const auto& [id, s] : m.sessions) {
+    // Shutdown closed every socket cleanly at `now_ms`: an open one gets
+    // the whole grace, one already in its grace keeps what was left.
+    int64_t grace_left = config_.leave_grace_ms;
+    if (!s.conn) {
+      if (!s.grace_until_ms || *s.grace_until_ms <= now_ms) continue;
+      grace_left = *s.grace_until_ms - now_ms;
+    }
+    saved.push_back({id, s.user->id, s.device, s.status, s.epoch,
+                     s.last_active_ms, grace_left, now_ms});
+  }
+  std::sort(
+      saved.begin(), saved.end(),
+      [](const SavedSession& a, const SavedSession& b) { return a.id < b.id; });
+  return saved;
+}
+
+void Hub::RestoreSession(const SavedSession& saved, int64_t now_ms) {
+  Impl& m = *impl_;
+  if (m.shut_down || config_.leave_grace_ms <= 0) return;
+  if (!IsValidId(saved.id) || !IsValidId(saved.user_id)) return;
+  // After a downtime of timeoutMs the session would have been dropped as
+  // silent had the server stayed up: nothing to restore.
+  if (saved.grace_left_ms <= 0 ||
+      now_ms - saved.saved_at_ms >= config_.timeout_ms) {
+    return;
+  }
+  if (m.sessions.contains(saved.id)) return;
+  Impl::User& u = m.GetOrLoadUser(saved.user_id);
+  auto pos = m.sessions.try_emplace(saved.id).first;
+  Impl::Session& s = pos->second;
+  s.id = pos->first;
+  s.user = &u;
+  s.device = saved.device;
+  s.status = saved.status;
+  s.epoch = saved.epoch;
+  s.last_active_ms = saved.last_active_ms;
+  // The grace runs from the restore: the downtime does not count.
+  s.grace_until_ms =
+      now_ms + std::min(saved.grace_left_ms, config_.leave_grace_ms);
+  u.sessions.push_back(&s);
+  m.ScheduleGrace(s);
+  m.Recompute(u, now_ms);
+}
+
 }  // namespace presence

@@ -13,6 +13,14 @@ async function put(server, user, p, body) {
   return res.json;
 }
 
+// The view of `user` once it is offline: the one in `bulk` if it already
+// is, else the next update that says so.
+async function offlineView(client, bulk, user, timeoutMs = 3000) {
+  const first = bulk.updates.find((v) => v.userId === user);
+  if (first?.status === 'offline') return first;
+  return client.waitForView(user, (v) => v.status === 'offline', timeoutMs);
+}
+
 describe('persistence', () => {
   test('SIGTERM: sockets get 1001, exit 0; after restart last seen = the shutdown moment, settings and contacts as they were', async () => {
     const server = await startServer({ timeoutMs: 20000 });
@@ -38,9 +46,11 @@ describe('persistence', () => {
       await server.restart();
       const wc = await connect(server, w);
       try {
+        // Their sessions were restored in their leave grace (300 ms here):
+        // once it has passed they are offline, as of the shutdown.
         const bulk = await wc.subscribe([a, b]);
-        const va = bulk.updates.find((v) => v.userId === a);
-        const vb = bulk.updates.find((v) => v.userId === b);
+        const va = await offlineView(wc, bulk, a);
+        const vb = await offlineView(wc, bulk, b);
         assertView(va, { userId: a, status: 'offline', lastSeen: undefined }, 'a after restart');
         assertView(vb, { userId: b, status: 'offline', lastSeen: undefined }, 'b after restart');
         for (const v of [va, vb]) {
@@ -54,8 +64,8 @@ describe('persistence', () => {
     } finally { await server.stop(); }
   });
 
-  test('SIGTERM during a leave grace: that user keeps the moment of the clean close as last seen', async () => {
-    const server = await startServer({ leaveGraceMs: 5000 });
+  test('SIGTERM during a leave grace: the rest of the grace runs after the restart, then last seen is the clean close', async () => {
+    const server = await startServer({ leaveGraceMs: 3000 });
     const g = uid('g');
     const w = uid('w');
     try {
@@ -67,11 +77,87 @@ describe('persistence', () => {
       await sleep(800);  // still inside the grace
       assert.equal(await server.stop('SIGTERM'), 0);
       await server.restart();
+      const restartedAt = Date.now();
       const wc = await connect(server, w);
       const bulk = await wc.subscribe([g]);
-      assertView(bulk.updates[0], { userId: g, status: 'offline', lastSeen: undefined }, 'after restart');
-      assertNear(bulk.updates[0].lastSeen, closedAt, 200, 'lastSeen is the clean close, not the shutdown 800 ms later');
+      assertView(bulk.updates[0], { userId: g, status: 'online', device: 'web' }, 'in what was left of the grace');
+      const v = await offlineView(wc, bulk, g, 6000);
+      const offlineAt = wc.times[wc.frames.findLastIndex((f) => f?.updates?.some((u) => u.userId === g))];
+      assert.ok(offlineAt - restartedAt >= 3000 - 800 - 300,
+        `offline ${offlineAt - restartedAt} ms after the restart: about 2200 ms of grace were left`);
+      assertNear(v.lastSeen, closedAt, 200, 'lastSeen is the clean close, not the shutdown 800 ms later');
       await wc.close();
+    } finally { await server.stop(); }
+  });
+
+  test('SIGTERM then restart: observers never see a user offline who resumes within the grace; one who does not goes offline after it, last seen = the shutdown', async () => {
+    const grace = 3000;
+    const server = await startServer({ leaveGraceMs: grace, timeoutMs: 20000 });
+    const a = uid('a');
+    const b = uid('b');
+    const w = uid('w');
+    try {
+      // lastSeen is shown to contacts by default.
+      await put(server, a, '/api/contacts', { contacts: [w] });
+      await put(server, b, '/api/contacts', { contacts: [w] });
+      const ac = await connect(server, a, { device: 'mobile' });
+      const bc = await connect(server, b);
+      const wc = await connect(server, w);
+      await wc.subscribe([a, b]);
+      await sleep(500);
+      const stopAt = Date.now();
+      assert.equal(await server.stop('SIGTERM'), 0);
+      const stoppedAt = Date.now();
+      for (const c of [ac, bc, wc]) assert.equal((await c.waitForClose(2000)).code, 1001);
+
+      await server.restart();
+      const restartedAt = Date.now();
+      // The observer comes back first and re-subscribes: a has not resumed
+      // yet and shows online (restored), not offline.
+      const wc2 = await connect(server, w, { session: wc.session });
+      assert.equal(wc2.session, wc.session, 'the observer resumed its session');
+      const bulk = await wc2.subscribe([a, b]);
+      assertView(bulk.updates.find((v) => v.userId === a), { userId: a, status: 'online', device: 'mobile' }, 'a before it resumes');
+      assertView(bulk.updates.find((v) => v.userId === b), { userId: b, status: 'online', device: 'web' }, 'b before the grace ends');
+      const ac2 = await connect(server, a, { session: ac.session, device: 'mobile' });
+      assert.equal(ac2.session, ac.session, 'a resumed the session saved at shutdown');
+
+      const vb = await offlineView(wc2, bulk, b, grace + 3000);
+      const offAt = Date.now();
+      assert.ok(offAt - restartedAt >= grace - 300, `b went offline ${offAt - restartedAt} ms after the restart (grace ${grace})`);
+      assert.ok(vb.lastSeen >= stopAt - 100 && vb.lastSeen <= stoppedAt + 100,
+        `b's lastSeen ${vb.lastSeen} is not the shutdown moment [${stopAt}, ${stoppedAt}]`);
+      await sleep(500);
+      // On the raw frames: not one view of a says offline.
+      const aOffline = wc2.raw.filter((t) => t.includes(`"userId":"${a}"`) && /"status":"offline"/.test(
+        t.slice(t.indexOf(`"userId":"${a}"`)).split('}')[0]));
+      assert.deepEqual(aOffline, [], 'a flapped offline');
+      assert.equal(wc2.latest(a).status, 'online');
+      await closeAll([ac2, wc2]);
+    } finally { await server.stop(); }
+  });
+
+  test('SIGTERM twice in a row without clients in between: the second start restores nothing the first did not hand on', async () => {
+    const server = await startServer({ leaveGraceMs: 5000, timeoutMs: 20000 });
+    const a = uid('a');
+    const w = uid('w');
+    try {
+      await put(server, a, '/api/contacts', { contacts: [w] });
+      const ac = await connect(server, a);
+      await sleep(200);
+      assert.equal(await server.stop('SIGTERM'), 0);
+      await ac.waitForClose(2000);
+      // Restored, not resumed, then killed: a crash saves nothing, and the
+      // sessions were taken at the start, so the next start has none.
+      await server.restart();
+      await server.kill9();
+      await server.restart();
+      const wc = await connect(server, w);
+      const bulk = await wc.subscribe([a]);
+      assertView(bulk.updates[0], { userId: a, status: 'offline', lastSeen: undefined }, 'a after the crash');
+      const resumed = await connect(server, a, { session: ac.session });
+      assert.notEqual(resumed.session, ac.session, 'nothing to resume after a crash');
+      await closeAll([wc, resumed]);
     } finally { await server.stop(); }
   });
 

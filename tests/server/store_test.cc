@@ -329,6 +329,63 @@ TEST(StoreTest, FailedLastSeenBatchWritesNothing) {
   EXPECT_EQ(store->GetLastSeen("alice"), 5);
 }
 
+SavedSession Saved(std::string id, std::string user) {
+  SavedSession s;
+  s.id = std::move(id);
+  s.user_id = std::move(user);
+  s.device = Device::kMobile;
+  s.status = Status::kAway;
+  s.epoch = 7;
+  s.last_active_ms = 1'700'000'000'123;
+  s.grace_left_ms = 4'000;
+  s.saved_at_ms = 1'700'000'000'456;
+  return s;
+}
+
+TEST(StoreTest, SavedSessionsSurviveAReopenAndAreTakenOnce) {
+  TempDb db;
+  const std::vector<SavedSession> sessions = {Saved("s1", "alice"),
+                                              Saved("s2", "bob")};
+  {
+    auto store = OpenOrDie(db.path());
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->SaveShutdown({{"alice", 10}, {"bob", 20}}, sessions))
+        << store->error();
+  }
+  auto store = OpenOrDie(db.path());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->GetLastSeen("alice"), 10);
+  EXPECT_EQ(store->GetLastSeen("bob"), 20);
+  EXPECT_EQ(store->TakeSavedSessions(), sessions);
+  EXPECT_EQ(store->error(), "");
+  // Taken: a crash after this start restores nothing.
+  EXPECT_TRUE(store->TakeSavedSessions().empty());
+  auto again = OpenOrDie(db.path());
+  EXPECT_TRUE(again->TakeSavedSessions().empty());
+}
+
+TEST(StoreTest, ANewShutdownReplacesTheSessionsSavedBefore) {
+  auto store = OpenOrDie(":memory:");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->SaveShutdown({}, {Saved("s1", "alice")}));
+  ASSERT_TRUE(store->SaveShutdown({}, {Saved("s2", "bob")}));
+  EXPECT_EQ(store->TakeSavedSessions(),
+            std::vector<SavedSession>{Saved("s2", "bob")});
+}
+
+TEST(StoreTest, FailedShutdownSaveWritesNeitherLastSeenNorSessions) {
+  TempDb db;
+  auto store = OpenOrDie(db.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->SaveLastSeen({{"alice", 1}}));
+  AddFailingTriggers(db.path());
+  EXPECT_FALSE(
+      store->SaveShutdown({{"alice", 2}, {"boom", 3}}, {Saved("s1", "alice")}));
+  EXPECT_NE(store->error(), "");
+  EXPECT_EQ(store->GetLastSeen("alice"), 1);
+  EXPECT_TRUE(store->TakeSavedSessions().empty());
+}
+
 TEST(StoreTest, WriterElsewhereDoesNotBlockReads) {
   // WAL: a reader sees the last commit while another connection writes.
   TempDb db;

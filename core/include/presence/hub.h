@@ -11,6 +11,7 @@
 //   HandleTimeout()         time passed; harmless to call at any time
 //   UpdateSettings / UpdateContacts   stored already by the host
 //   Shutdown()              stop: last seen of everyone connected = now
+//   RestoreSession(saved)   a session a clean shutdown saved (see below)
 // Cluster inputs (HubConfig::cluster; see node_share.h), each node named by
 // the host with an id unique in the cluster:
 //   HandleRemoteShare(node, share)   another node's share of one user
@@ -24,6 +25,20 @@
 //   PollLastSeen()   last-seen values to persist
 //   PollShares()     cluster: this node's changed shares, to publish
 //   NextDeadline()   when to call HandleTimeout next
+//   SavedSessions()  after Shutdown: the sessions to persist for a restart
+//
+// Restart (one node): a clean shutdown leaves every session as if its
+// socket had closed cleanly at that moment. The host persists
+// SavedSessions() with the last seen values, and the next process restores
+// them with RestoreSession before it accepts sockets: each waits out its
+// leave grace again, counted from the restore (the downtime does not count,
+// a documented departure from "closed less than leaveGraceMs ago"), so a
+// client that resumes within it keeps its user online without a flap, and a
+// session not resumed is dropped after the grace with the shutdown moment
+// as last seen. Nothing is restored after a downtime of timeoutMs or more
+// (such a session would have timed out anyway), nor after a crash (nothing
+// was saved). In cluster mode the host saves nothing: the other nodes give
+// a node that leaves cleanly the leave grace (HandleRemoteGone).
 //
 // Rules (DESIGN.md "Rules"): multi-session aggregation (over local sessions
 // and other nodes' shares); last seen from the
@@ -136,6 +151,22 @@ struct LastSeenUpdate {
   bool operator==(const LastSeenUpdate&) const = default;
 };
 
+// A session as a clean shutdown left it (Hub::SavedSessions), for the next
+// process to restore (Hub::RestoreSession).
+struct SavedSession {
+  std::string id;
+  std::string user_id;
+  Device device = Device::kWeb;
+  Status status = Status::kOnline;
+  uint64_t epoch = 0;
+  int64_t last_active_ms = 0;
+  // What was left of its leave grace at the shutdown (the whole grace for a
+  // session whose socket was open).
+  int64_t grace_left_ms = 0;
+  int64_t saved_at_ms = 0;  // the shutdown moment
+  bool operator==(const SavedSession&) const = default;
+};
+
 // Counters for /metrics; monotonic unless named as a gauge.
 struct HubStats {
   // gauges
@@ -183,6 +214,11 @@ class Hub {
   // Sets the last seen of every connected user to now and closes every
   // connection with 1001. The hub accepts no connection afterwards.
   void Shutdown(int64_t now_ms);
+  // A session a clean shutdown saved, detached and in its leave grace from
+  // `now_ms` on. Ignored if the hub is shut down or already holds the id,
+  // if the id, user or grace is not valid, or if the shutdown was timeoutMs
+  // or more before `now_ms`. Call before the first socket opens.
+  void RestoreSession(const SavedSession& saved, int64_t now_ms);
 
   // ---- cluster inputs (ignored unless config.cluster) ----
   // Applies `node`'s share of one user and refreshes the node's expiry.
@@ -207,6 +243,10 @@ class Hub {
   // for a full republish after the link returns.
   std::vector<NodeShare> LocalShares() const;
   std::optional<int64_t> NextDeadline() const;
+  // After Shutdown(`now_ms`): every session the hub still holds (connected
+  // at the shutdown or in its leave grace), sorted by id. Empty if the hub
+  // is not shut down or has no leave grace.
+  std::vector<SavedSession> SavedSessions(int64_t now_ms) const;
 
   // ---- introspection (tests, metrics) ----
   // The aggregated state, if the user is loaded.

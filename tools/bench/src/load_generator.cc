@@ -303,6 +303,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool vanished = false;
   bool superseded = false;  // w6: replaced by a reconnect
   int64_t ready_us = 0;
+  int64_t open_us = 0;  // when the WebSocket handshake completed
 
  private:
   void OnConnect(beast::error_code ec);
@@ -537,6 +538,7 @@ void Conn::OnConnect(beast::error_code ec) {
 void Conn::OnHandshake(beast::error_code ec) {
   if (ec) return Fail("handshake", ec);
   open = true;
+  open_us = NowUs();
   for (auto& f : bench_.adapter().OnOpen(state)) Send(std::move(f));
   if (state.ready) bench_.OnReady(*this);
   DoRead();
@@ -1361,18 +1363,46 @@ awaitable<void> Bench::W6() {
     }
   }
   double converge_s = done_us ? double(done_us - t0) / 1e6 : -1;
+  // The storm's timeline: the first handshake the new server completed,
+  // and when the clients' final connections were ready (authenticated and
+  // their subscription answered), from the SIGTERM.
+  int64_t first_open_us = 0;
+  std::vector<uint32_t> ready_ms;
+  for (size_t i = size_t(n); i < conns_.size(); ++i) {
+    const Conn& c = *conns_[i];
+    if (c.open_us && (!first_open_us || c.open_us < first_open_us))
+      first_open_us = c.open_us;
+  }
+  for (int u = 0; u < n; ++u) {
+    const Conn& c = *conns_[size_t(user_conn_[size_t(u)])];
+    if (c.index >= n && c.ready_us)
+      ready_ms.push_back(uint32_t((c.ready_us - t0) / 1000));
+  }
+  double first_open_s = first_open_us ? double(first_open_us - t0) / 1e6 : -1;
+  double ready_p50_s = Percentile(ready_ms, 0.5);
+  double ready_p99_s = Percentile(ready_ms, 0.99);
+  double ready_max_s =
+      ready_ms.empty()
+          ? -1
+          : double(*std::max_element(ready_ms.begin(), ready_ms.end())) / 1000;
   co_await Sleep(0.5);
   long peak = ProcessPeakRssKb(new_pid);
   double cpu = ProcessCpuSeconds(new_pid);
   fprintf(stderr,
           "w6: new server up after %.2f s; %d/%d clients converged; converged "
-          "after %.2f s; flaps %llu; unknown views %llu; retries %d\n",
+          "after %.2f s; flaps %llu; unknown views %llu; retries %d; first "
+          "handshake after %.2f s; ready p50 %.2f p99 %.2f max %.2f s\n",
           restart_s, converged, n, converge_s, (unsigned long long)flaps,
-          (unsigned long long)unknown_views, storm_retries_);
+          (unsigned long long)unknown_views, storm_retries_, first_open_s,
+          ready_p50_s, ready_p99_s, ready_max_s);
   PrintResult({{"conns", std::to_string(n)},
                {"ready", std::to_string(ready)},
                {"storm_s", Num(opt_.storm_s, 1)},
                {"restart_s", Num(restart_s, 2)},
+               {"first_open_s", Num(first_open_s, 2)},
+               {"ready_p50_s", Num(ready_p50_s, 2)},
+               {"ready_p99_s", Num(ready_p99_s, 2)},
+               {"ready_max_s", Num(ready_max_s, 2)},
                {"converged", std::to_string(converged)},
                {"converge_s", Num(converge_s, 2)},
                {"flaps", std::to_string(flaps)},
