@@ -132,6 +132,8 @@ struct Hub::Impl {
     bool cache_changed = false;  // since the last flush
     bool reclassify = false;     // contacts changed since the last flush
     bool dirty = false;
+    // The subscribe frame that last named this user (see HandleSubscribe).
+    uint64_t subscribe_mark = 0;
     // Subscriber session -> its class and the view it was last sent.
     std::unordered_map<Session*, Edge> subscribers;
   };
@@ -161,6 +163,11 @@ struct Hub::Impl {
   // Scratch of Flush, kept so its capacity is reused.
   std::vector<User*> flushing;
   std::vector<Session*> touched;
+  // Scratch of HandleSubscribe, likewise.
+  uint64_t subscribe_mark = 0;
+  std::vector<User*> subscribe_targets;
+  std::vector<std::string_view> subscribe_missing;
+  std::vector<const SharedView*> subscribe_views;
   std::deque<Transmit> out;
   std::unordered_map<std::string, int64_t> last_seen_out;
   HubStats counters;
@@ -757,22 +764,37 @@ struct Hub::Impl {
     Recompute(u, now_ms);
   }
 
+  // Answers a subscribe with one presence_bulk snapshot. Each id is looked
+  // up once; duplicates are dropped by a per-user mark rather than a set of
+  // ids; each view is the target's cached encoding for this viewer's class
+  // (projected and encoded once per class, not once per viewer), and the
+  // snapshot is one buffer.
   void HandleSubscribe(Connection& c, Session& s, const SubscribeFrame& f,
                        int64_t now_ms) {
-    std::vector<std::string_view> ids;
-    ids.reserve(f.user_ids.size());
-    std::unordered_set<std::string_view> seen_ids;
+    const uint64_t mark = ++subscribe_mark;
+    // The distinct ids in first-seen order, each with its user if loaded.
+    std::vector<User*>& targets = subscribe_targets;
+    std::vector<std::string_view>& missing = subscribe_missing;
+    targets.clear();
+    missing.clear();
+    std::unordered_set<std::string_view> missing_seen;  // rarely used
+    size_t added = 0;  // targets not yet subscribed to
     for (const std::string& id : f.user_ids) {
-      if (seen_ids.insert(id).second) ids.push_back(id);
-    }
-    size_t total = ids.size();
-    if (!f.replace) {
-      total = s.subscriptions.size();
-      for (std::string_view id : ids) {
-        User* t = FindUser(id);
-        if (t == nullptr || !s.subscriptions.contains(t)) ++total;
+      User* t = FindUser(id);
+      if (t == nullptr) {
+        if (!missing_seen.insert(id).second) continue;
+        missing.push_back(id);
+        targets.push_back(nullptr);  // loaded below, after the limit check
+        ++added;
+        continue;
       }
+      if (t->subscribe_mark == mark) continue;
+      t->subscribe_mark = mark;
+      targets.push_back(t);
+      if (!s.subscriptions.contains(t)) ++added;
     }
+    const size_t total =
+        f.replace ? targets.size() : s.subscriptions.size() + added;
     if (total > config.max_subscriptions) {
       SendError(c.id, ErrorCode::kLimit,
                 "at most " + std::to_string(config.max_subscriptions) +
@@ -780,25 +802,41 @@ struct Hub::Impl {
       return;
     }
     if (f.replace) {
+      // Every subscribed user is loaded, so "not in the frame" is "not
+      // marked by it".
       std::vector<User*> drop;
       for (User* t : s.subscriptions) {
-        if (!seen_ids.contains(t->id)) drop.push_back(t);
+        if (t->subscribe_mark != mark) drop.push_back(t);
       }
       for (User* t : drop) Unsubscribe(s, *t);
     }
-    std::vector<const SharedView*> views;
-    views.reserve(ids.size());
-    for (std::string_view id : ids) {
-      User& t = GetOrLoadUser(id);
+    std::vector<const SharedView*>& views = subscribe_views;
+    views.clear();
+    views.reserve(targets.size());
+    s.subscriptions.reserve(s.subscriptions.size() + added);
+    size_t next_missing = 0;
+    for (User*& slot : targets) {
+      // (Loading users keeps the other users' addresses: map nodes.)
+      if (slot == nullptr) slot = &GetOrLoadUser(missing[next_missing++]);
+      User& t = *slot;
       s.subscriptions.insert(&t);
       RefreshCache(t);
       Edge& edge = t.subscribers[&s];
+      // The class is computed afresh: a contacts change not yet flushed
+      // must already decide what this snapshot shows.
       edge.cls = ClassOf(*s.user, t);
-      edge.delivered = t.cache[static_cast<int>(edge.cls)];
-      views.push_back(&t.cache[static_cast<int>(edge.cls)]);
+      const SharedView& v = t.cache[static_cast<int>(edge.cls)];
+      // The diff baseline: what this viewer is now sent.
+      if (edge.delivered != v) edge.delivered = v;
+      views.push_back(&v);
     }
     counters.frames_out["presence_bulk"]++;
     SendBulk(c.id, views);
+    // Scratch capacity of one large snapshot is not kept.
+    if (views.capacity() > kKeptPendingViews * 64) {
+      std::vector<const SharedView*>().swap(views);
+      std::vector<User*>().swap(targets);
+    }
     (void)now_ms;
   }
 

@@ -526,6 +526,65 @@ TEST(PrivacyRule, SelfViewIgnoresTheUsersOwnContacts) {
   EXPECT_EQ(d.LastView(alice, "alice")->device, Device::kWeb);
 }
 
+// A snapshot is served from the target's cached view for the viewer's
+// class: a settings or contacts change not yet flushed must already show in
+// it, and what it sent is the baseline the next flush diffs against.
+TEST(PrivacyRule, SnapshotFromTheCacheShowsAnUnflushedSettingsChange) {
+  HubDriver d;
+  d.Connect("alice");
+  ConnId early = d.Connect("early");
+  d.Subscribe(early, {"alice"});  // fills alice's cache
+  EXPECT_EQ(d.LastView(early, "alice")->status, kOn);
+  d.hub.UpdateSettings(
+      "alice", {Visibility::kNobody, Visibility::kNobody, Visibility::kNobody},
+      d.now);
+  ConnId late = d.Connect("late");
+  d.Subscribe(late, {"alice"});
+  EXPECT_EQ(*d.LastView(late, "alice"), View{"alice"});
+  d.Flush();
+  EXPECT_EQ(*d.LastView(early, "alice"), View{"alice"});
+  EXPECT_EQ(d.BulkCount(late), 1u);  // already sent the hidden view
+  d.hub.UpdateSettings("alice", PrivacySettings{}, d.now);
+  ConnId later = d.Connect("later");
+  d.Subscribe(later, {"alice"});
+  EXPECT_EQ(d.LastView(later, "alice")->status, kOn);
+  d.Flush();
+  EXPECT_EQ(d.LastView(late, "alice")->status, kOn);
+  EXPECT_EQ(d.BulkCount(later), 1u);
+}
+
+TEST(PrivacyRule, SnapshotFromTheCacheShowsAnUnflushedContactsChange) {
+  HubDriver d;
+  d.env.store["alice"].settings = {Visibility::kContacts, Visibility::kNobody,
+                                   Visibility::kContacts};
+  ConnId alice = d.Connect("alice");
+  ConnId carol = d.Connect("carol");
+  d.Subscribe(carol, {"alice"});  // fills alice's cache
+  d.hub.UpdateContacts("alice", {"bob"}, d.now);
+  ConnId bob = d.Connect("bob");
+  ConnId dave = d.Connect("dave");
+  d.Subscribe(bob, {"alice"});
+  d.Subscribe(dave, {"alice"});
+  EXPECT_EQ(d.LastView(bob, "alice")->status, kOn);
+  EXPECT_EQ(*d.LastView(dave, "alice"), View{"alice"});
+  d.Flush();
+  // Each was sent its class's view; the flush has nothing new for them.
+  EXPECT_EQ(d.BulkCount(bob), 1u);
+  EXPECT_EQ(d.BulkCount(dave), 1u);
+  EXPECT_EQ(d.BulkCount(carol), 1u);
+  // Removed before a re-subscribe is flushed: the snapshot hides again, and
+  // a later status change stays hidden.
+  d.hub.UpdateContacts("alice", {}, d.now);
+  d.Subscribe(bob, {"alice"});
+  EXPECT_EQ(*d.LastView(bob, "alice"), View{"alice"});
+  d.Flush();
+  const size_t frames = d.BulkCount(bob);
+  d.SetStatus(alice, kAway);
+  d.Flush();
+  EXPECT_EQ(d.BulkCount(bob), frames);
+  EXPECT_EQ(d.BulkCount(dave), 1u);
+}
+
 // ---------------- Projection diff ----------------
 
 TEST(ProjectionDiffRule, NoFrameWhenOnlyAFieldHiddenFromTheViewerChanges) {
@@ -665,6 +724,30 @@ TEST(LimitsRule, TooManySubscriptionsRejectTheWholeFrameWithLimit) {
   d.Subscribe(c, {"a", "x", "y"});  // 2 new: 10, fine
   EXPECT_EQ(d.hub.Stats().subscription_edges, 10u);
   EXPECT_FALSE(d.inbox(c).close_code);
+}
+
+TEST(LimitsRule, DuplicateIdsCountOnceLoadedOrNot) {
+  HubConfig config;
+  config.max_subscriptions = 4;
+  HubDriver d(config);
+  d.Connect("a");
+  ConnId c = d.Connect("w");
+  d.Subscribe(c, {"a", "x", "a", "x", "x"});
+  EXPECT_EQ(d.hub.Stats().subscription_edges, 2u);
+  d.Subscribe(c, {"y", "y", "a", "z", "z", "x"});  // 2 new: 4, fine
+  EXPECT_TRUE(d.Errors(c).empty());
+  EXPECT_EQ(d.hub.Stats().subscription_edges, 4u);
+  const auto& bulk = std::get<BulkFrame>(d.inbox(c).frames.back());
+  ASSERT_EQ(bulk.updates.size(), 4u);  // one view per distinct id, in order
+  EXPECT_EQ(bulk.updates[0].user_id, "y");
+  EXPECT_EQ(bulk.updates[1].user_id, "a");
+  EXPECT_EQ(bulk.updates[2].user_id, "z");
+  EXPECT_EQ(bulk.updates[3].user_id, "x");
+  d.Subscribe(c, {"q", "q"});  // 1 new: 5 > 4
+  ASSERT_EQ(d.Errors(c).size(), 1u);
+  EXPECT_EQ(d.Errors(c)[0].code, ErrorCode::kLimit);
+  d.Subscribe(c, {"q", "q", "a", "a"}, /*replace=*/true);  // 2, fine
+  EXPECT_EQ(d.hub.Stats().subscription_edges, 2u);
 }
 
 TEST(LimitsRule, RateLimitedThenClosedOnSustainedAbuse) {
