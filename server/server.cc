@@ -131,6 +131,9 @@ int Server::Run() {
   // in the kernel's queue instead of being refused and retrying later; before
   // the first accept, so that no socket opens before the sessions are back.
   if (!redis) RestoreSessions();
+  // Ready only now: a supervisor that kills the process right after this
+  // line must find the saved sessions taken (and not restore them twice).
+  AnnounceListening();
   if (cluster_) cluster_->Start();
   DoAccept();
   ArmLastSeenTimer();
@@ -192,6 +195,11 @@ bool Server::Listen() {
                 std::to_string(config_.port) + ": " + ec.message());
     return false;
   }
+  return true;
+}
+
+void Server::AnnounceListening() {
+  error_code ec;
   const uint16_t port = acceptor_.local_endpoint(ec).port();
   const std::string url =
       "http://" + HostForUrl(config_.host) + ":" + std::to_string(port);
@@ -203,7 +211,6 @@ bool Server::Listen() {
       (config_.redis.empty() ? "db " + config_.db
                              : "redis " + RedactRedisUrl(config_.redis)) +
       (config_.dev ? ", dev mode: POST /api/dev/token is on" : "") + ")");
-  return true;
 }
 
 void Server::WaitForSignal() {

@@ -104,6 +104,8 @@ class Server {
 
  private:
   bool Listen();
+  // Prints the "listening on" line (the readiness contract) and logs it.
+  void AnnounceListening();
   void WaitForSignal();
   void DoAccept();
   void ArmHubTimer();
