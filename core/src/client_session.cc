@@ -566,6 +566,8 @@ void ClientSession::OnWelcome(const WelcomeFrame& welcome, int64_t now_ms) {
 }
 
 void ClientSession::ApplyBulk(const std::vector<ViewRef>& views) {
+  // One allocation for the changes of a large bulk, not a doubling series.
+  changed_.reserve(changed_.size() + std::min(views.size(), cache_.size()));
   for (const ViewRef& ref : views) {
     // A late view of a user we just dropped must not come back.
     auto it = cache_.find(ref.user_id);
