@@ -177,6 +177,7 @@ bool ClientSession::Subscribe(const std::vector<std::string>& user_ids,
   if (subscriptions_.size() + fresh.size() > kMaxSubscriptions) return false;
   if (fresh.empty()) return true;
   subscriptions_.insert(fresh.begin(), fresh.end());
+  for (const std::string& id : fresh) cache_.try_emplace(id);
   if (state_ == ConnectionState::kConnected) {
     SendSubscriptions(fresh, /*replace=*/false, now_ms);
   }
@@ -189,7 +190,7 @@ bool ClientSession::Unsubscribe(const std::vector<std::string>& user_ids,
   std::vector<std::string> removed;
   for (std::string& id : Unique(user_ids)) {
     if (subscriptions_.erase(id) == 0) continue;
-    DropView(id);
+    DropSlot(id);
     removed.push_back(std::move(id));
   }
   if (!removed.empty() && state_ == ConnectionState::kConnected) {
@@ -208,9 +209,10 @@ bool ClientSession::ReplaceSubscriptions(
   // unchanged set needs no frame.
   if (next == subscriptions_) return true;
   for (const std::string& id : subscriptions_) {
-    if (!next.contains(id)) DropView(id);
+    if (!next.contains(id)) DropSlot(id);
   }
   subscriptions_ = std::move(next);
+  for (const std::string& id : subscriptions_) cache_.try_emplace(id);
   if (state_ == ConnectionState::kConnected) {
     SendSubscriptions(ids, /*replace=*/true, now_ms);
   }
@@ -236,6 +238,13 @@ void ClientSession::HandleSocketOpen(int64_t now_ms) {
 
 std::optional<CodecError> ClientSession::HandleMessage(std::string_view text,
                                                        int64_t now_ms) {
+  // The frame that comes most, read in place; any other shape (or a bad
+  // frame) takes the strict tree parser below, which words the error.
+  if (ReadPlainBulk(text, &bulk_scratch_)) {
+    if (state_ == ConnectionState::kConnected) ApplyBulk(bulk_scratch_);
+    bulk_scratch_.clear();
+    return std::nullopt;
+  }
   Parsed<ServerFrame> parsed = ParseServerFrame(text);
   if (const CodecError* error = std::get_if<CodecError>(&parsed)) {
     return *error;
@@ -250,7 +259,23 @@ std::optional<CodecError> ClientSession::HandleMessage(std::string_view text,
     return std::nullopt;
   }
   if (const BulkFrame* bulk = std::get_if<BulkFrame>(&frame)) {
-    if (state_ == ConnectionState::kConnected) OnBulk(*bulk);
+    if (state_ == ConnectionState::kConnected) {
+      bulk_scratch_.clear();
+      for (const View& view : bulk->updates) {
+        ViewRef& ref = bulk_scratch_.emplace_back();
+        ref.user_id = view.user_id;
+        ref.status = view.status;
+        ref.last_seen_ms = view.last_seen_ms;
+        ref.device = view.device;
+        if (view.activity) {
+          ref.has_activity = true;
+          ref.activity_kind = view.activity->kind;
+          ref.activity_text = view.activity->text;
+        }
+      }
+      ApplyBulk(bulk_scratch_);
+      bulk_scratch_.clear();
+    }
   }
   return std::nullopt;
 }
@@ -363,7 +388,8 @@ std::optional<std::string> ClientSession::PollTransmit() {
 std::vector<std::string> ClientSession::PollChanges() {
   std::vector<std::string> changed = std::move(changed_);
   changed_.clear();
-  changed_set_.clear();
+  changed_dropped_.clear();
+  ++poll_window_;
   return changed;
 }
 
@@ -395,8 +421,9 @@ const std::optional<Activity>& ClientSession::activity() const {
 }
 
 const View* ClientSession::GetView(std::string_view user_id) const {
-  auto it = cache_.find(std::string(user_id));
-  return it == cache_.end() ? nullptr : &it->second;
+  auto it = cache_.find(user_id);
+  if (it == cache_.end() || !it->second.view) return nullptr;
+  return &*it->second.view;
 }
 
 // ---- private ----
@@ -538,25 +565,43 @@ void ClientSession::OnWelcome(const WelcomeFrame& welcome, int64_t now_ms) {
   }
 }
 
-void ClientSession::OnBulk(const BulkFrame& bulk) {
-  for (const View& view : bulk.updates) {
+void ClientSession::ApplyBulk(const std::vector<ViewRef>& views) {
+  // One allocation for the changes of a large bulk, not a doubling series.
+  changed_.reserve(changed_.size() + std::min(views.size(), cache_.size()));
+  for (const ViewRef& ref : views) {
     // A late view of a user we just dropped must not come back.
-    if (!subscriptions_.contains(view.user_id)) continue;
-    auto [it, inserted] = cache_.try_emplace(view.user_id, view);
-    if (!inserted) {
-      if (it->second == view) continue;
-      it->second = view;
+    auto it = cache_.find(ref.user_id);
+    if (it == cache_.end()) continue;
+    Slot& slot = it->second;
+    if (slot.view) {
+      if (ref.Matches(*slot.view)) continue;
+    } else {
+      slot.view.emplace();
     }
-    MarkChanged(view.user_id);
+    ref.AssignTo(&*slot.view);
+    MarkChanged(it->first, &slot);
   }
 }
 
-void ClientSession::DropView(const std::string& user_id) {
-  if (cache_.erase(user_id) > 0) MarkChanged(user_id);
+void ClientSession::DropSlot(std::string_view user_id) {
+  auto it = cache_.find(user_id);
+  if (it == cache_.end()) return;
+  const bool reported = it->second.changed_in == poll_window_;
+  if (it->second.view.has_value() || reported) {
+    if (!reported && !changed_dropped_.contains(user_id)) {
+      changed_.emplace_back(user_id);
+    }
+    changed_dropped_.emplace(user_id);
+  }
+  cache_.erase(it);
 }
 
-void ClientSession::MarkChanged(const std::string& user_id) {
-  if (changed_set_.insert(user_id).second) changed_.push_back(user_id);
+void ClientSession::MarkChanged(std::string_view user_id, Slot* slot) {
+  if (slot->changed_in == poll_window_) return;
+  slot->changed_in = poll_window_;
+  // A user dropped and subscribed again in this window is listed already.
+  if (!changed_dropped_.empty() && changed_dropped_.contains(user_id)) return;
+  changed_.emplace_back(user_id);
 }
 
 }  // namespace presence

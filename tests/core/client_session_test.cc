@@ -1015,6 +1015,58 @@ TEST(ClientSessionTest, PollChangesKeepsFirstChangeOrderWithoutRepeats) {
   EXPECT_EQ(session.PollChanges(), std::vector<std::string>{"a"});
 }
 
+TEST(ClientSessionTest, UserDroppedAndBackInOnePollIsListedOnce) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  ASSERT_TRUE(session.Subscribe({"a", "b"}, kT0));
+  ASSERT_EQ(session.HandleMessage(Bulk({Online("a")}), kT0), std::nullopt);
+  ASSERT_TRUE(session.Unsubscribe({"a"}, kT0 + 1));
+  ASSERT_TRUE(session.Subscribe({"a"}, kT0 + 2));
+  ASSERT_EQ(
+      session.HandleMessage(Bulk({Online("b"), Offline("a", kT0)}), kT0 + 3),
+      std::nullopt);
+  EXPECT_EQ(session.PollChanges(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*session.GetView("a"), Offline("a", kT0));
+}
+
+TEST(ClientSessionTest, BulkFailingLateChangesNothing) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  ASSERT_TRUE(session.Subscribe({"a", "b"}, kT0));
+  ASSERT_EQ(session.HandleMessage(Bulk({Online("a")}), kT0), std::nullopt);
+  session.PollChanges();
+  // The first view alone would change "a"; the last is of the wrong type.
+  for (
+      const char* text : {
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"away"},{"userId":"b","lastSeen":"1"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"away"},{"userId":"b"}],"type":1})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"away"}]}])",
+      }) {
+    std::optional<CodecError> error = session.HandleMessage(text, kT0 + 1);
+    ASSERT_TRUE(error.has_value()) << text;
+    EXPECT_FALSE(error->message.empty());
+  }
+  EXPECT_EQ(*session.GetView("a"), Online("a"));
+  EXPECT_EQ(session.GetView("b"), nullptr);
+  EXPECT_TRUE(session.PollChanges().empty());
+}
+
+TEST(ClientSessionTest, BulkOutsideThePlainShapeStillApplies) {
+  ClientSession session(TestConfig(), 7);
+  Connect(session, kT0);
+  ASSERT_TRUE(session.Subscribe({"a"}, kT0));
+  // An escape and an unknown member: read by the tree parser, same result.
+  ASSERT_EQ(
+      session.HandleMessage(
+          R"({"type":"presence_bulk","seq":1,"updates":[{"userId":"a","activity":{"type":"viewing","page":"\"q\" \u00e9"}}]})",
+          kT0),
+      std::nullopt);
+  ASSERT_NE(session.GetView("a"), nullptr);
+  EXPECT_EQ(session.GetView("a")->activity,
+            Activity::Viewing("\"q\" \xc3\xa9"));
+  EXPECT_EQ(session.PollChanges(), std::vector<std::string>{"a"});
+}
+
 TEST(ClientSessionTest, SessionMovedStopsReconnecting) {
   ClientSession session(TestConfig(), 7);
   Connect(session, kT0, "s5");

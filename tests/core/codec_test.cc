@@ -1172,5 +1172,89 @@ TEST(CodecTest, RandomSplicesOfValidFramesGiveAFrameOrAnError) {
   }
 }
 
+// ---- ReadPlainBulk: the client's in-place reader of presence_bulk ----
+
+// Reads `text` both ways; the plain reader must accept it and agree.
+void ExpectPlainMatchesTree(std::string_view text) {
+  SCOPED_TRACE(text);
+  std::vector<ViewRef> refs;
+  ASSERT_TRUE(ReadPlainBulk(text, &refs));
+  Parsed<ServerFrame> parsed = ParseServerFrame(text);
+  ASSERT_TRUE(std::holds_alternative<ServerFrame>(parsed));
+  const auto& bulk = std::get<BulkFrame>(std::get<ServerFrame>(parsed));
+  ASSERT_EQ(refs.size(), bulk.updates.size());
+  for (size_t i = 0; i < refs.size(); ++i) {
+    EXPECT_TRUE(refs[i].Matches(bulk.updates[i])) << i;
+    View assigned;
+    refs[i].AssignTo(&assigned);
+    EXPECT_EQ(assigned, bulk.updates[i]) << i;
+  }
+}
+
+TEST(PlainBulkReaderTest, ReadsWhatTheServerWrites) {
+  ExpectPlainMatchesTree(
+      R"({"type":"presence_bulk","updates":[{"userId":"bob","status":"online","lastSeen":1700000000123,"device":"mobile","activity":{"type":"typing","conversationId":"conv-1"}},{"userId":"x"}]})");
+  ExpectPlainMatchesTree(R"({"type":"presence_bulk","updates":[]})");
+  ExpectPlainMatchesTree(
+      " {\"updates\" : [ {\"userId\":\"a\",\"lastSeen\":0} ,{\"userId\":\"b\","
+      "\"activity\":{\"type\":\"idle\"}}],\n\"type\":\"presence_bulk\"}\r\n");
+  ExpectPlainMatchesTree(
+      R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"page":"café ü","type":"viewing"}}]})");
+}
+
+TEST(PlainBulkReaderTest, WhatTheServerWritesRoundTrips) {
+  BulkFrame bulk;
+  View a{"alice", Status::kAway, 1700000000000, Device::kDesktop,
+         Activity::Busy("in a meeting – back at 3")};
+  View b{"bob", Status::kOnline, std::nullopt, Device::kWeb,
+         Activity::Viewing("/docs")};
+  bulk.updates = {a, b, View{"carol"}};
+  ExpectPlainMatchesTree(Serialize(ServerFrame{bulk}));
+}
+
+TEST(PlainBulkReaderTest, LeavesEveryOtherShapeToTheTreeParser) {
+  for (
+      std::string_view text : {
+          // Not a bulk, or not valid, or not plain.
+          R"({"type":"welcome","userId":"a","session":"s","heartbeatMs":1,"serverTime":0})",
+          R"({"type":"presence_bulk"})",
+          R"({"updates":[]})",
+          R"({"type":"presence_bulk","updates":[]} x)",
+          R"({"type":"presence_bulk","updates":[],})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a"},]})",
+          R"({"type":"presence_bulk","updates":[{}]})",
+          R"({"type":"presence_bulk","updates":[{"status":"online"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a b"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"gone"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":null}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":-1}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":1.0}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":1e3}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":01}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":9223372036854775807}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","userId":"b"}]})",
+          R"({"type":"presence_bulk","type":"presence_bulk","updates":[]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","mood":"ok"}]})",
+          R"({"type":"presence_bulk","updates":[],"seq":4})",
+          R"({"type":"presence_bulk","updates":[{"userId":"\u0061"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"type":"idle","page":"x"}}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"type":"typing"}}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"type":"viewing","reason":"x"}}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"type":"viewing","page":"a\"b"}}]})",
+          "{\"type\":\"presence_bulk\",\"updates\":[{\"userId\":\"a\","
+          "\"activity\":"
+          "{\"type\":\"viewing\",\"page\":\"\xff\"}}]}",
+          "{\"type\":\"presence_bulk\",\"updates\":[{\"userId\":\"a\","
+          "\"activity\":"
+          "{\"type\":\"viewing\",\"page\":\"a\tb\"}}]}",
+          "\xef\xbb\xbf{\"type\":\"presence_bulk\",\"updates\":[]}",
+      }) {
+    SCOPED_TRACE(text);
+    std::vector<ViewRef> refs;
+    EXPECT_FALSE(ReadPlainBulk(text, &refs));
+    EXPECT_TRUE(refs.empty());
+  }
+}
+
 }  // namespace
 }  // namespace presence

@@ -630,6 +630,31 @@ CodecReport CheckCodec(std::string_view data) {
   r.error = RoundTrip<ServerFrame>(
       data, [](std::string_view d) { return ParseServerFrame(d); },
       &r.server_parsed, "server frame");
+  if (!r.error.empty()) return r;
+  // The client's in-place bulk reader must agree with the tree parser on
+  // every frame it accepts.
+  std::vector<ViewRef> refs;
+  if (ReadPlainBulk(data, &refs)) {
+    Parsed<ServerFrame> parsed = ParseServerFrame(data);
+    const auto* frame = std::get_if<ServerFrame>(&parsed);
+    const auto* bulk = frame ? std::get_if<BulkFrame>(frame) : nullptr;
+    if (bulk == nullptr) {
+      r.error =
+          "ReadPlainBulk accepted a frame ParseServerFrame does not read "
+          "as a bulk";
+      return r;
+    }
+    if (bulk->updates.size() != refs.size()) {
+      r.error = "ReadPlainBulk read another number of views";
+      return r;
+    }
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (!refs[i].Matches(bulk->updates[i])) {
+        r.error = "ReadPlainBulk read view " + std::to_string(i) + " otherwise";
+        return r;
+      }
+    }
+  }
   return r;
 }
 

@@ -35,11 +35,13 @@
 #define PRESENCE_CLIENT_SESSION_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "presence/activity.h"
@@ -180,9 +182,25 @@ class ClientSession {
                          int64_t now_ms);
   void SendUnsubscriptions(const std::vector<std::string>& ids, int64_t now_ms);
   void OnWelcome(const WelcomeFrame& welcome, int64_t now_ms);
-  void OnBulk(const BulkFrame& bulk);
-  void DropView(const std::string& user_id);
-  void MarkChanged(const std::string& user_id);
+  // Replaces the cached View of each subscribed user in the bulk.
+  void ApplyBulk(const std::vector<ViewRef>& views);
+  // Forgets a user no longer subscribed (reported if it had a View).
+  void DropSlot(std::string_view user_id);
+
+  // Hash lookups by string_view, so a frame's ids are looked up in place.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // One per subscribed user: its View once a bulk brought one, and the poll
+  // window in which it last changed (dedupes PollChanges without a set).
+  struct Slot {
+    std::optional<View> view;
+    uint64_t changed_in = 0;
+  };
+  void MarkChanged(std::string_view user_id, Slot* slot);
 
   ClientConfig config_;
   Backoff backoff_;
@@ -217,9 +235,15 @@ class ClientSession {
   std::optional<int64_t> auth_deadline_ms_;
   std::optional<ErrorFrame> last_error_;
   std::set<std::string> subscriptions_;
-  std::unordered_map<std::string, View> cache_;
+  std::unordered_map<std::string, Slot, StringHash, std::equal_to<>> cache_;
+  // Reused by every bulk: the views of the frame, pointing into its text.
+  std::vector<ViewRef> bulk_scratch_;
+  // The current poll window (1, 2, ...), and the users changed in it: those
+  // with a slot have slot.changed_in == poll_window_, those without one
+  // (dropped since) are in changed_dropped_ too.
+  uint64_t poll_window_ = 1;
   std::vector<std::string> changed_;
-  std::set<std::string> changed_set_;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> changed_dropped_;
   // One per input in practice; a queue so that an unpolled close is never
   // overwritten by a later open.
   std::vector<ClientAction> actions_;

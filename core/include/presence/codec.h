@@ -10,6 +10,14 @@
 // the wrong type, ids outside [A-Za-z0-9._@-]{1,128}, strings over their
 // limit, arrays over kMaxIdsPerFrame. Unknown extra fields are ignored.
 //
+// `ReadPlainBulk` is the client's fast path for the frame it gets most: it
+// reads a `presence_bulk` in one pass over the text, without a tree or any
+// allocation (strings stay views into the text), but only in the plain shape
+// the server writes: no escapes, no unknown or repeated members, lastSeen of
+// at most 18 digits. For anything else it returns false and the caller parses
+// with ParseServerFrame, which alone words errors. It never accepts a frame
+// ParseServerFrame rejects, and yields the same views (the fuzzer checks).
+//
 // Serializing uses a fixed-schema writer (no generic JSON tree) and always
 // yields valid JSON; `AppendViewJson` writes one View so the hub can encode a
 // view once and splice the same bytes into many `presence_bulk` frames with
@@ -20,9 +28,12 @@
 #ifndef PRESENCE_CODEC_H_
 #define PRESENCE_CODEC_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "presence/protocol.h"
 
@@ -38,6 +49,27 @@ using Parsed = std::variant<T, CodecError>;
 
 [[nodiscard]] Parsed<ClientFrame> ParseClientFrame(std::string_view text);
 [[nodiscard]] Parsed<ServerFrame> ParseServerFrame(std::string_view text);
+
+// One View of a bulk read in place; the strings point into the frame.
+struct ViewRef {
+  std::string_view user_id;
+  std::optional<Status> status;
+  std::optional<int64_t> last_seen_ms;
+  std::optional<Device> device;
+  bool has_activity = false;
+  ActivityKind activity_kind = ActivityKind::kIdle;
+  std::string_view activity_text;  // empty for kIdle
+
+  // True if `view` holds exactly this.
+  bool Matches(const View& view) const;
+  // Makes `*view` hold this, reusing its strings' storage.
+  void AssignTo(View* view) const;
+};
+
+// Clears `*out`, then fills it (and returns true) if `text` is a plain
+// presence_bulk frame; see above.
+[[nodiscard]] bool ReadPlainBulk(std::string_view text,
+                                 std::vector<ViewRef>* out);
 
 std::string Serialize(const ClientFrame& frame);
 std::string Serialize(const ServerFrame& frame);
