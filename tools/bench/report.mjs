@@ -324,17 +324,16 @@ ${prof.trim()}
   }
   if (prof) {
     md += `
-Reading it: most of the server's time under W1 is the kernel's loopback TCP
-path (\`sendmsg\` and below), one send per watcher per flush, so fewer and larger
-frames (a longer flush window such as the default 50 ms, which this W1 did not
-use) cut it most. (\`pvm_irq_enable\` is this VM's paravirtualised interrupt re-enable, charged to
-the syscalls.) In the binary, \`Hub::Impl::Flush\` leads: per change it walks
-the user's subscribers, finds each viewer's class (a hash lookup of the viewer
-id in the target's contacts set, per edge) and appends a \`shared_ptr\` per view
-(atomic reference counts). \`malloc\`/\`free\` come next: a fresh pending vector
-per session per flush, a \`Transmit\` per frame and the write-queue nodes.
-Not changed here (core/src/hub.cc and server/ are being reworked for cluster
-mode at the same time); the opportunities are listed in the closing notes.
+Reading it: about two thirds of the server's time under W1 is the kernel's
+loopback TCP path (\`sendmsg\` and below, and the receiver's wake-up that
+loopback charges to the sender): one send per watcher per flush, so fewer
+and larger frames (the default 50 ms flush window; this W1 runs 5 ms) cut
+it most. (\`pvm_irq_enable\` is this VM's paravirtualised interrupt
+re-enable, charged to the syscalls.) In the binary, \`Hub::Impl::Flush\`
+leads: each subscription keeps its viewer class, and a one-view frame is the
+view's bytes encoded once per class and shared, so per delivery the hub does
+no lookup, no encoding and no allocation; what remains is walking the
+subscribers and queueing a reference per watcher.
 `;
   }
   md += `
@@ -401,20 +400,28 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
 
 ## Notes and what is missing
 
-- **What limited W1 here.** The 2 cores were shared with other engineers'
-  builds and browser tests, so neither the server nor the generator ever got
-  a whole core (see the CPU columns): "saturation" is where a system needed
-  more CPU than it could get, and wall-clock rates and latencies are far below
-  what an idle machine gives. Compare systems by deliveries per server
-  CPU-second, and mind that Presence's efficiency rises with load (bigger
-  coalesced frames) while the peers fell behind at low load.
-- **Opportunities seen, not done:** in the hub, keep each subscription
-  edge's viewer class instead of a contacts lookup per delivery, and reuse the
-  per-session pending vectors; in the server, answer W2's memory and idle CPU
-  (per-connection Beast buffers and queue, pings every 5 s for the 10 s
-  dead-peer goal); on shutdown (W6), the 2 s close grace plus persisting last
-  seen delay the restart; in the client, \`client.js\` writes sessionStorage on
-  every pump and each frame's changes cross as JSON text that JS parses again.
+- **What limits W1 p99.** Within the ramp, groups of 200 keep p99 near
+  7–10 ms up to about 2 500 changes/s (500 000 deliveries/s), but the
+  half-load steps, run after the saturated ones, came out at 35–75 ms, and
+  groups of 1 000 sit at 20–35 ms even at 20–400 changes/s: one change fans
+  out to 999 sockets, and on loopback each send also pays the receiver's
+  wake-up (about 5–11 µs), so one flush takes up to 11 ms of one core after
+  the 0–5 ms coalescing window. Spreading the fan-out over several cores or
+  batching sends (io_uring; not in Boost 1.74) is what is left.
+- **W2 memory:** about 3.7 KiB per connection is the 20 subscriptions (two
+  hash containers per edge), about 7.5 KiB the connection (Beast's websocket
+  stream with its fixed 1.5 KiB read buffer and a timer, the write queue,
+  malloc overhead). ⅓ of the relay is 2.4 KiB, which would take a smaller
+  WebSocket layer and compact subscription storage.
+- **W3:** about a quarter of the server's CPU is the kernel; in the binary,
+  the per-subscription hash inserts and the users-map lookups (cache
+  misses) lead after the JSON parse of the 500-id frame.
+- **W6:** the new server spends about 250–370 µs of CPU per reconnect
+  (accept, HTTP upgrade, auth, resume, re-subscribe with its snapshot),
+  so 10 000 reconnects take 2.5–3.7 CPU-s on its one thread.
+- **Client:** the bulk reader no longer builds a tree or allocates; what is
+  left is building a JS view object per change and the garbage it makes,
+  and two hash lookups per change.
 - W2 ran ${get('w2', 'presence')?.conns ?? 'fewer than 20 000'} connections, not 20 000: the container's open-file limit.
 ${rows.some((r) => r.label === 'w6') ? '' : '- **W6** was not part of this run.\n'}${cl ? '' : '- The **client bench** was not part of this run.\n'}- Optional Hocuspocus 4 peer: not built.
 `;
