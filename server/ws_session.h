@@ -9,11 +9,11 @@
 //
 // Outbound: one write queue ("are we already writing?"), one buffer per
 // frame. A presence_bulk of one view is the hub's shared encoding of that
-// view, so such a fan-out copies no bytes per subscriber. Backpressure: when the bytes queued for a socket
-// exceed Config::max_queued_bytes, the queue is dropped, the hub is told the
-// socket is gone, and it is closed with 1008 "slow reader". A close that
-// cannot complete (a peer that stopped reading) drops the TCP connection
-// after a few seconds.
+// view, so such a fan-out copies no bytes per subscriber. Backpressure: when
+// the bytes queued for a socket exceed Config::max_queued_bytes, the queue is
+// dropped, the hub is told the socket is gone, and it is closed with 1008 "slow
+// reader". A close that cannot complete (a peer that stopped reading) drops the
+// TCP connection after a few seconds.
 
 #ifndef PRESENCE_SERVER_WS_SESSION_H_
 #define PRESENCE_SERVER_WS_SESSION_H_
