@@ -42,7 +42,6 @@
 #include "presence/json.h"
 #include "presence/last_seen.h"
 #include "presence/model.h"
-#include "presence/privacy.h"
 #include "presence/protocol.h"
 
 namespace {
@@ -76,6 +75,9 @@ static_assert(offsetof(Out, data) == 0 && offsetof(Out, size) == 4);
 struct Session {
   Out out;
   ClientSession core;
+  // Reused by every pc_poll_changes.
+  std::vector<ClientSession::Change> changed;
+  std::vector<std::string> removed;
 };
 
 int64_t ToMs(double ms) {
@@ -110,14 +112,6 @@ std::vector<std::string> TextList(const char* data, const uint32_t* sizes,
     data += sizes[i];
   }
   return list;
-}
-
-std::optional<presence::ViewerClass> ParseViewerClass(std::string_view text) {
-  for (int i = 0; i < presence::kViewerClassCount; ++i) {
-    const auto viewer = static_cast<presence::ViewerClass>(i);
-    if (presence::ToString(viewer) == text) return viewer;
-  }
-  return std::nullopt;
 }
 
 // A positive integer of at most 2^53 - 1, as JSON numbers from JS are.
@@ -181,8 +175,8 @@ std::unique_ptr<Session> CreateSession(std::string_view text,
     if (!(seed >= 0 && seed <= kMaxSafeInteger)) return nullptr;
   }
   if (!(seed >= 0 && seed <= kMaxSafeInteger)) seed = 0;
-  return std::unique_ptr<Session>(
-      new Session{{}, ClientSession(config, static_cast<uint64_t>(seed))});
+  return std::unique_ptr<Session>(new Session{
+      {}, ClientSession(config, static_cast<uint64_t>(seed)), {}, {}});
 }
 
 void AppendU32(uint32_t value, std::string* out) {
@@ -192,66 +186,75 @@ void AppendU32(uint32_t value, std::string* out) {
 // The changes since the last poll, in the binary form web/ reads without a
 // JSON parse (wasm/presence_core.mjs `readChanges`):
 //   u32 changed count C, u32 removed count R, u32 id bytes, u32 JSON bytes,
-//   C records of 16 bytes: f64 last seen (NaN: none), u8 status (0: none,
-//     else enum + 1), u8 device (same), u8 1 if the view is in the JSON
-//     list instead (it has an activity), u8 0, u32 0,
-//   the ids of the changed then the removed users, comma-separated (ids
-//     never hold a comma),
+//   C records of 16 bytes: f64 last seen (NaN: none), u32 the user's key
+//     (ClientSession::Change), u8 status (0: none, else enum + 1), u8
+//     device (same), u8 flags: 1 the view is in the JSON list instead (it
+//     has an activity), 2 a new key (its id is in the id list); u8 0,
+//   the ids of the records with a new key, then of the removed users,
+//     comma-separated (ids never hold a comma),
 //   `[` the JSON of each view with an activity, comma-separated `]`.
-// Views with an activity are rare and their shape is the codec's, so they
-// go as the codec writes them.
-void WriteChanges(ClientSession& session, Out* out) {
-  std::string& o = out->text;
-  o.clear();
-  const std::vector<std::string> ids = session.PollChanges();
-  std::vector<const presence::View*> views;
-  views.reserve(ids.size());
-  std::vector<const std::string*> removed;
+// JS keeps an id per key, so after the first report of a user a change
+// carries no string at all. Views with an activity are rare and their
+// shape is the codec's, so they go as the codec writes them.
+struct ChangeRecord {
+  double last_seen;
+  uint32_t key;
+  uint8_t status;
+  uint8_t device;
+  uint8_t flags;
+  uint8_t zero;
+};
+static_assert(sizeof(ChangeRecord) == 16);
+
+void WriteChanges(Session* s) {
+  std::string& o = s->out.text;
+  s->core.PollChanges(&s->changed, &s->removed);
+  const auto& changed = s->changed;
+  const auto& removed = s->removed;
   size_t id_bytes = 0;
-  for (const std::string& id : ids) {
-    id_bytes += id.size() + 1;
-    if (const presence::View* view = session.GetView(id)) {
-      views.push_back(view);
-    } else {
-      removed.push_back(&id);
-    }
+  for (const auto& change : changed) {
+    if (change.new_key) id_bytes += change.view->user_id.size() + 1;
   }
-  o.reserve(16 + 16 * views.size() + id_bytes + 2);
-  AppendU32(views.size(), &o);
-  AppendU32(removed.size(), &o);
-  AppendU32(0, &o);  // id bytes, set below
-  AppendU32(0, &o);  // JSON bytes, set below
-  for (const presence::View* view : views) {
-    const double last_seen =
-        view->last_seen_ms ? static_cast<double>(*view->last_seen_ms) : NAN;
-    o.append(reinterpret_cast<const char*>(&last_seen), sizeof(last_seen));
-    o.push_back(view->status ? static_cast<char>(*view->status) + 1 : 0);
-    o.push_back(view->device ? static_cast<char>(*view->device) + 1 : 0);
-    o.push_back(view->activity ? 1 : 0);
-    o.push_back(0);
-    AppendU32(0, &o);
+  for (const std::string& id : removed) id_bytes += id.size() + 1;
+  o.resize(16 + sizeof(ChangeRecord) * changed.size());
+  o.reserve(o.size() + id_bytes + 2);
+  char* at = o.data() + 16;
+  for (const auto& change : changed) {
+    const presence::View& view = *change.view;
+    ChangeRecord r;
+    r.last_seen =
+        view.last_seen_ms ? static_cast<double>(*view.last_seen_ms) : NAN;
+    r.key = change.key;
+    r.status = view.status ? static_cast<uint8_t>(*view.status) + 1 : 0;
+    r.device = view.device ? static_cast<uint8_t>(*view.device) + 1 : 0;
+    r.flags = (view.activity ? 1 : 0) | (change.new_key ? 2 : 0);
+    r.zero = 0;
+    std::memcpy(at, &r, sizeof(r));
+    at += sizeof(r);
   }
   const size_t ids_at = o.size();
-  for (const presence::View* view : views) {
+  for (const auto& change : changed) {
+    if (!change.new_key) continue;
     if (o.size() > ids_at) o.push_back(',');
-    o.append(view->user_id);
+    o.append(change.view->user_id);
   }
-  for (const std::string* id : removed) {
+  for (const std::string& id : removed) {
     if (o.size() > ids_at) o.push_back(',');
-    o.append(*id);
+    o.append(id);
   }
-  const uint32_t id_size = o.size() - ids_at;
   const size_t json_at = o.size();
-  for (const presence::View* view : views) {
-    if (!view->activity) continue;
+  for (const auto& change : changed) {
+    if (!change.view->activity) continue;
     o.push_back(o.size() == json_at ? '[' : ',');
-    presence::AppendViewJson(*view, &o);
+    presence::AppendViewJson(*change.view, &o);
   }
   if (o.size() > json_at) o.push_back(']');
-  const uint32_t json_size = o.size() - json_at;
-  std::memcpy(o.data() + 8, &id_size, sizeof(id_size));
-  std::memcpy(o.data() + 12, &json_size, sizeof(json_size));
-  out->Publish();
+  const uint32_t header[4] = {static_cast<uint32_t>(changed.size()),
+                              static_cast<uint32_t>(removed.size()),
+                              static_cast<uint32_t>(json_at - ids_at),
+                              static_cast<uint32_t>(o.size() - json_at)};
+  std::memcpy(o.data(), header, sizeof(header));
+  s->out.Publish();
 }
 
 // Every frame to send, each as u32 byte length then its bytes.
@@ -278,45 +281,6 @@ int ParseResult(Out* out, presence::Parsed<Frame> parsed) {
   }
   o.push_back('}');
   return out->Publish();
-}
-
-// A state in View form ({"userId", "status"?, "lastSeen"?, "device"?,
-// "activity"?}), read by the codec's own View parser so both sides agree on
-// every field.
-std::optional<presence::PresenceState> ParseState(std::string_view json) {
-  std::string frame(presence::kBulkFramePrefix);
-  frame += json;
-  frame += presence::kBulkFrameSuffix;
-  auto parsed = presence::ParseServerFrame(frame);
-  const auto* server_frame = std::get_if<presence::ServerFrame>(&parsed);
-  if (server_frame == nullptr) return std::nullopt;
-  const auto* bulk = std::get_if<presence::BulkFrame>(server_frame);
-  if (bulk == nullptr || bulk->updates.size() != 1) return std::nullopt;
-  const presence::View& view = bulk->updates.front();
-  return presence::PresenceState{view.user_id, view.status, view.last_seen_ms,
-                                 view.device, view.activity};
-}
-
-// {"showOnlineStatus"?, "showLastSeen"?, "showActivity"?}; a missing field
-// keeps the default.
-std::optional<presence::PrivacySettings> ParseSettings(std::string_view text) {
-  const auto json = presence::ParseJson(text);
-  if (!json || !json->is_object()) return std::nullopt;
-  presence::PrivacySettings settings;
-  const std::pair<const char*, presence::Visibility*> fields[] = {
-      {"showOnlineStatus", &settings.show_online_status},
-      {"showLastSeen", &settings.show_last_seen},
-      {"showActivity", &settings.show_activity},
-  };
-  for (const auto& [name, field] : fields) {
-    if (const auto* it = json->Find(name)) {
-      if (!it->is_string()) return std::nullopt;
-      const auto visibility = presence::ParseVisibility(it->string());
-      if (!visibility) return std::nullopt;
-      *field = *visibility;
-    }
-  }
-  return settings;
 }
 
 std::string_view BucketName(presence::LastSeenBucket bucket) {
@@ -455,16 +419,19 @@ EMSCRIPTEN_KEEPALIVE int pc_poll_transmits(Session* s) {
   return 1;
 }
 EMSCRIPTEN_KEEPALIVE int pc_poll_changes(Session* s) {
-  WriteChanges(s->core, &s->out);
+  WriteChanges(s);
   return 1;
 }
 EMSCRIPTEN_KEEPALIVE double pc_next_deadline(Session* s) {
   return FromOptionalMs(s->core.NextDeadline());
 }
-// Numbers: 0 heartbeat, 1 server offset, 2 reconnect attempts.
+// Numbers: 0 heartbeat, 1 server offset, 2 reconnect attempts, 3 the
+// connection state (the ConnectionState enum; JS names it without a string
+// crossing, as the shim asks for it after every input).
 EMSCRIPTEN_KEEPALIVE double pc_number(Session* s, int what) {
   if (what == 0) return static_cast<double>(s->core.heartbeat_ms());
   if (what == 1) return static_cast<double>(s->core.server_offset_ms());
+  if (what == 3) return static_cast<double>(s->core.state());
   return s->core.reconnect_attempts();
 }
 // Strings: 0 state, 1 status, 2 chosen status, 3 session id, 4 user id,
@@ -501,11 +468,12 @@ EMSCRIPTEN_KEEPALIVE int pc_view_json(Session* s, const char* id,
 }
 
 // ---- free functions (results in an Out from pc_out_new) ----
-EMSCRIPTEN_KEEPALIVE int pc_parse_frame(Out* out, int server, const char* text,
-                                        uint32_t size) {
-  if (server)
-    return ParseResult(out, presence::ParseServerFrame(Text(text, size)));
-  return ParseResult(out, presence::ParseClientFrame(Text(text, size)));
+// Only what a client runs: reading a client's frames and projecting a View
+// for a viewer are the server's rules, tested natively and in
+// core_tests_wasm; exporting them cost 2.4 KB gzipped (docs/wasm.md).
+EMSCRIPTEN_KEEPALIVE int pc_parse_server_frame(Out* out, const char* text,
+                                               uint32_t size) {
+  return ParseResult(out, presence::ParseServerFrame(Text(text, size)));
 }
 // {"bucket","count","epochMs","nextChangeMs"}.
 EMSCRIPTEN_KEEPALIVE int pc_classify_last_seen(Out* out, double last_seen,
@@ -536,25 +504,6 @@ EMSCRIPTEN_KEEPALIVE int pc_approximate_last_seen(Out* out, double last_seen,
   if (!ms) return out->Set("");
   return out->Set(
       presence::ToString(presence::ApproximateLastSeen(*ms, ToMs(now))));
-}
-// View JSON of a state as a viewer class sees it; 0 for invalid input.
-EMSCRIPTEN_KEEPALIVE int pc_project_view(
-    Out* out, const char* state, uint32_t state_size, const char* settings,
-    uint32_t settings_size, const char* viewer, uint32_t viewer_size) {
-  const auto parsed_state = ParseState(Text(state, state_size));
-  const auto parsed_settings = ParseSettings(Text(settings, settings_size));
-  const auto viewer_class = ParseViewerClass(Text(viewer, viewer_size));
-  if (!parsed_state || !parsed_settings || !viewer_class) return 0;
-  return out->Set(presence::ViewJson(
-      presence::Project(*parsed_state, *parsed_settings, *viewer_class)));
-}
-EMSCRIPTEN_KEEPALIVE int pc_classify_viewer(Out* out, const char* viewer,
-                                            uint32_t viewer_size,
-                                            const char* target,
-                                            uint32_t target_size,
-                                            int is_contact) {
-  return out->Set(presence::ToString(presence::ClassifyViewer(
-      Text(viewer, viewer_size), Text(target, target_size), is_contact != 0)));
 }
 EMSCRIPTEN_KEEPALIVE int pc_is_valid_id(const char* id, uint32_t size) {
   return presence::IsValidId(Text(id, size));

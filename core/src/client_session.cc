@@ -1,7 +1,6 @@
 #include "presence/client_session.h"
 
 #include <algorithm>
-#include <unordered_set>
 #include <utility>
 #include <variant>
 
@@ -44,12 +43,40 @@ bool AllValidIds(const std::vector<std::string>& ids) {
                      [](const std::string& id) { return IsValidId(id); });
 }
 
-// `ids` without repeats, first occurrence first.
+// FNV-1a: ids are short, and the session's tables hold only ids the app
+// chose (a frame's unknown ids are only looked up), so a simple hash will do.
+uint32_t HashId(std::string_view id) {
+  uint32_t h = 2166136261u;
+  for (const char c : id) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return h;
+}
+
+// The smallest power of two with room for `n` entries at most 3/4 full.
+size_t IndexSizeFor(size_t n) {
+  size_t size = 16;
+  while (size * 3 < n * 4 + 4) size *= 2;
+  return size;
+}
+
+// `ids` without repeats, first occurrence first (an open-addressing set of
+// indices into `ids`: no hash container code in the browser module).
 std::vector<std::string> Unique(const std::vector<std::string>& ids) {
   std::vector<std::string> unique;
-  std::unordered_set<std::string_view> seen;
-  for (const std::string& id : ids) {
-    if (seen.insert(id).second) unique.push_back(id);
+  unique.reserve(ids.size());
+  std::vector<uint32_t> seen(IndexSizeFor(ids.size()), 0);
+  const size_t mask = seen.size() - 1;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    size_t at = HashId(ids[i]) & mask;
+    bool repeat = false;
+    for (; seen[at] != 0; at = (at + 1) & mask) {
+      if (ids[seen[at] - 1] == ids[i]) {
+        repeat = true;
+        break;
+      }
+    }
+    if (repeat) continue;
+    seen[at] = static_cast<uint32_t>(i + 1);
+    unique.push_back(ids[i]);
   }
   return unique;
 }
@@ -177,7 +204,7 @@ bool ClientSession::Subscribe(const std::vector<std::string>& user_ids,
   if (subscriptions_.size() + fresh.size() > kMaxSubscriptions) return false;
   if (fresh.empty()) return true;
   subscriptions_.insert(fresh.begin(), fresh.end());
-  for (const std::string& id : fresh) cache_.try_emplace(id);
+  for (const std::string& id : fresh) AddSlot(id);
   if (state_ == ConnectionState::kConnected) {
     SendSubscriptions(fresh, /*replace=*/false, now_ms);
   }
@@ -212,7 +239,7 @@ bool ClientSession::ReplaceSubscriptions(
     if (!next.contains(id)) DropSlot(id);
   }
   subscriptions_ = std::move(next);
-  for (const std::string& id : subscriptions_) cache_.try_emplace(id);
+  for (const std::string& id : subscriptions_) AddSlot(id);
   if (state_ == ConnectionState::kConnected) {
     SendSubscriptions(ids, /*replace=*/true, now_ms);
   }
@@ -385,12 +412,37 @@ std::optional<std::string> ClientSession::PollTransmit() {
   return frame;
 }
 
-std::vector<std::string> ClientSession::PollChanges() {
-  std::vector<std::string> changed = std::move(changed_);
-  changed_.clear();
-  changed_dropped_.clear();
+template <typename Fn>
+void ClientSession::DrainChanges(Fn fn) {
+  for (const uint32_t key : changes_) fn(slots_[key], key);
+  for (const uint32_t key : changes_) {
+    if (!slots_[key].subscribed) FreeSlot(key);
+  }
+  changes_.clear();
   ++poll_window_;
+}
+
+std::vector<std::string> ClientSession::PollChanges() {
+  std::vector<std::string> changed;
+  changed.reserve(changes_.size());
+  DrainChanges(
+      [&changed](const Slot& slot, uint32_t) { changed.push_back(slot.id); });
   return changed;
+}
+
+void ClientSession::PollChanges(std::vector<Change>* changed,
+                                std::vector<std::string>* removed) {
+  changed->clear();
+  removed->clear();
+  changed->reserve(changes_.size());
+  DrainChanges([changed, removed](Slot& slot, uint32_t key) {
+    if (!slot.view) {
+      removed->push_back(slot.id);
+      return;
+    }
+    changed->push_back({&*slot.view, key, !slot.key_told});
+    slot.key_told = true;
+  });
 }
 
 std::optional<int64_t> ClientSession::NextDeadline() const {
@@ -421,9 +473,9 @@ const std::optional<Activity>& ClientSession::activity() const {
 }
 
 const View* ClientSession::GetView(std::string_view user_id) const {
-  auto it = cache_.find(user_id);
-  if (it == cache_.end() || !it->second.view) return nullptr;
-  return &*it->second.view;
+  const int64_t key = FindSlot(user_id, HashId(user_id));
+  if (key < 0 || !slots_[key].view) return nullptr;
+  return &*slots_[key].view;
 }
 
 // ---- private ----
@@ -567,41 +619,112 @@ void ClientSession::OnWelcome(const WelcomeFrame& welcome, int64_t now_ms) {
 
 void ClientSession::ApplyBulk(const std::vector<ViewRef>& views) {
   // One allocation for the changes of a large bulk, not a doubling series.
-  changed_.reserve(changed_.size() + std::min(views.size(), cache_.size()));
+  changes_.reserve(changes_.size() + std::min(views.size(), slots_.size()));
   for (const ViewRef& ref : views) {
+    const int64_t key = FindSlot(ref.user_id, HashId(ref.user_id));
     // A late view of a user we just dropped must not come back.
-    auto it = cache_.find(ref.user_id);
-    if (it == cache_.end()) continue;
-    Slot& slot = it->second;
+    if (key < 0) continue;
+    Slot& slot = slots_[key];
+    if (!slot.subscribed) continue;
     if (slot.view) {
       if (ref.Matches(*slot.view)) continue;
     } else {
       slot.view.emplace();
     }
     ref.AssignTo(&*slot.view);
-    MarkChanged(it->first, &slot);
+    MarkChanged(static_cast<uint32_t>(key));
   }
+}
+
+int64_t ClientSession::FindSlot(std::string_view user_id, uint32_t hash) const {
+  if (index_.empty()) return -1;
+  const size_t mask = index_.size() - 1;
+  for (size_t at = hash & mask; index_[at] != 0; at = (at + 1) & mask) {
+    const uint32_t entry = index_[at];
+    if (entry == kTombstone) continue;
+    const Slot& slot = slots_[entry - 1];
+    if (slot.hash == hash && slot.id == user_id) return entry - 1;
+  }
+  return -1;
+}
+
+void ClientSession::AddSlot(const std::string& user_id) {
+  const uint32_t hash = HashId(user_id);
+  const int64_t found = FindSlot(user_id, hash);
+  if (found >= 0) {
+    // Dropped in this window and back: the same slot, listed already.
+    slots_[found].subscribed = true;
+    return;
+  }
+  uint32_t key;
+  if (free_keys_.empty()) {
+    key = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    key = free_keys_.back();
+    free_keys_.pop_back();
+  }
+  Slot& slot = slots_[key];
+  slot.id = user_id;
+  slot.hash = hash;
+  slot.subscribed = true;
+  slot.key_told = false;
+  slot.changed_in = 0;
+  slot.view.reset();
+  // Grow (or clear out tombstones) before the index passes 3/4 full.
+  if ((index_used_ + 1) * 4 > index_.size() * 3) {
+    const size_t live = slots_.size() - free_keys_.size();
+    std::vector<uint32_t> old = std::move(index_);
+    index_.assign(IndexSizeFor(live), 0);
+    index_used_ = 0;
+    const size_t mask = index_.size() - 1;
+    for (const uint32_t entry : old) {
+      if (entry == 0 || entry == kTombstone || entry - 1 == key) continue;
+      size_t at = slots_[entry - 1].hash & mask;
+      while (index_[at] != 0) at = (at + 1) & mask;
+      index_[at] = entry;
+      ++index_used_;
+    }
+  }
+  const size_t mask = index_.size() - 1;
+  size_t at = hash & mask;
+  while (index_[at] != 0 && index_[at] != kTombstone) at = (at + 1) & mask;
+  if (index_[at] == 0) ++index_used_;
+  index_[at] = key + 1;
+}
+
+void ClientSession::FreeSlot(uint32_t key) {
+  Slot& slot = slots_[key];
+  const size_t mask = index_.size() - 1;
+  size_t at = slot.hash & mask;
+  while (index_[at] != key + 1) at = (at + 1) & mask;
+  index_[at] = kTombstone;
+  slot.id.clear();
+  slot.view.reset();
+  slot.subscribed = false;
+  free_keys_.push_back(key);
 }
 
 void ClientSession::DropSlot(std::string_view user_id) {
-  auto it = cache_.find(user_id);
-  if (it == cache_.end()) return;
-  const bool reported = it->second.changed_in == poll_window_;
-  if (it->second.view.has_value() || reported) {
-    if (!reported && !changed_dropped_.contains(user_id)) {
-      changed_.emplace_back(user_id);
-    }
-    changed_dropped_.emplace(user_id);
+  const int64_t key = FindSlot(user_id, HashId(user_id));
+  if (key < 0 || !slots_[key].subscribed) return;
+  Slot& slot = slots_[key];
+  slot.subscribed = false;
+  // A user listed in this window, or one whose View goes, is reported
+  // (removed, unless subscribed again and given a View before the poll);
+  // the slot stays until then. Else it can go now.
+  if (slot.view.has_value() && slot.changed_in != poll_window_) {
+    MarkChanged(static_cast<uint32_t>(key));
   }
-  cache_.erase(it);
+  slot.view.reset();
+  if (slot.changed_in != poll_window_) FreeSlot(static_cast<uint32_t>(key));
 }
 
-void ClientSession::MarkChanged(std::string_view user_id, Slot* slot) {
-  if (slot->changed_in == poll_window_) return;
-  slot->changed_in = poll_window_;
-  // A user dropped and subscribed again in this window is listed already.
-  if (!changed_dropped_.empty() && changed_dropped_.contains(user_id)) return;
-  changed_.emplace_back(user_id);
+void ClientSession::MarkChanged(uint32_t key) {
+  Slot& slot = slots_[key];
+  if (slot.changed_in == poll_window_) return;
+  slot.changed_in = poll_window_;
+  changes_.push_back(key);
 }
 
 }  // namespace presence

@@ -94,13 +94,8 @@ test('10001-element userIds array => refused whole; session keeps to 10000', () 
   const userIds = Array.from({ length: 10001 }, (_, i) => i.toString(36));
   const subscribe = JSON.stringify({ type: 'presence_subscribe', userIds });
   assert.ok(subscribe.length < core.MAX_FRAME_BYTES);
-  const refused = core.parseClientFrame(subscribe);
-  assert.equal(refused.ok, false);
-  assert.match(refused.error, /10000/);
-  assert.equal(core.parseClientFrame(JSON.stringify({
-    type: 'presence_subscribe', userIds: userIds.slice(0, 10000),
-  })).ok, true);
-  // The same array handed to the session's client side.
+  // (The hub's reader refuses it whole: the core's tests, natively and in
+  // core_tests_wasm.) The same array handed to the session's client side.
   assertRejected(s, subscribe, 'a client frame sent by the server');
 
   assertGoodFrameWorks(s);
@@ -112,9 +107,10 @@ test('10001-element userIds array => refused whole; session keeps to 10000', () 
   let sentIds = 0;
   for (const frame of frames) {
     assert.ok(encoder.encode(frame).length <= core.MAX_FRAME_BYTES);
-    const parsed = core.parseClientFrame(frame);
-    assert.equal(parsed.ok, true, parsed.error);
-    sentIds += JSON.parse(parsed.frame).userIds.length;
+    const parsed = JSON.parse(frame);
+    assert.equal(parsed.type, 'presence_subscribe');
+    assert.ok(parsed.userIds.length <= core.MAX_IDS_PER_FRAME);
+    sentIds += parsed.userIds.length;
   }
   assert.equal(sentIds, 10000);
   assert.equal(s.subscribe(['one-more'], T0 + 3), false);
@@ -146,16 +142,11 @@ test('invalid UTF-8 as bytes => refused', () => {
   s.delete();
 });
 
-test('70 KB frames => client frames refused at 64 KiB, garbage refused, a real 70 KB bulk read', () => {
+test('70 KB frames => garbage refused, a subscribe of 70 KB of ids sent in frames under 64 KiB, a real 70 KB bulk read', () => {
   const s = authenticating();
   // 6000 ids of 14 bytes: under the id count limit, over the size limit.
   const userIds = Array.from({ length: 6000 }, (_, i) => `user-${String(i).padStart(9, '0')}`);
-  const subscribe = JSON.stringify({ type: 'presence_subscribe', userIds });
-  assert.ok(subscribe.length > 70 * 1024);
-  assert.equal(core.parseClientFrame(subscribe).ok, false);
-  assert.equal(core.parseClientFrame(JSON.stringify({
-    type: 'presence_subscribe', userIds: userIds.slice(0, 3000),
-  })).ok, true);
+  assert.ok(JSON.stringify({ type: 'presence_subscribe', userIds }).length > 70 * 1024);
 
   assertRejected(s, '{"type":"welcome","pad":"' + 'x'.repeat(70 * 1024), '70 KB unterminated');
   assertRejected(s, '[' + '1,'.repeat(35 * 1024) + '1]', '70 KB array');
@@ -164,7 +155,10 @@ test('70 KB frames => client frames refused at 64 KiB, garbage refused, a real 7
   // Server frames may be larger: the answer to one subscribe of many ids is.
   assertGoodFrameWorks(s);
   assert.equal(s.subscribe(userIds, T0 + 2), true);
-  s.pollTransmits();
+  const sent = s.pollTransmits();
+  assert.ok(sent.length >= 2);
+  for (const frame of sent) assert.ok(encoder.encode(frame).length <= core.MAX_FRAME_BYTES);
+  assert.equal(sent.reduce((n, frame) => n + JSON.parse(frame).userIds.length, 0), 6000);
   const bulk = JSON.stringify({
     type: 'presence_bulk',
     updates: userIds.map((userId) => ({ userId, status: 'online', device: 'web' })),

@@ -101,15 +101,20 @@ export function createPresenceClient(options) {
     // to keep.
     const changes = session.pollChanges();
     const state = session.state();
-    if (changes.changed.length || changes.removed.length || state !== store.connectionState()) {
+    const stateChanged = state !== store.connectionState();
+    if (changes.changed.length || changes.removed.length || stateChanged) {
       store.apply(changes, state, true);
     }
-    const id = session.sessionId();
-    if (id && id !== savedSession && storage) {
-      savedSession = id;
-      try {
-        storage.setItem(SESSION_KEY, id);
-      } catch {}
+    // The session id changes only with a welcome, which also changes the
+    // state: no need to ask for it after every frame.
+    if (stateChanged && storage) {
+      const id = session.sessionId();
+      if (id && id !== savedSession) {
+        savedSession = id;
+        try {
+          storage.setItem(SESSION_KEY, id);
+        } catch {}
+      }
     }
     arm(session.nextDeadline());
   }

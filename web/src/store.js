@@ -100,13 +100,13 @@ export function createStore(initialState = 'idle') {
   const userListeners = new Map(); // id -> Set<listener>
 
   function notify(changedIds) {
-    if (userListeners.size) {
+    if (changedIds && userListeners.size) {
       for (const id of changedIds) {
         const set = userListeners.get(id);
         if (set) for (const fn of [...set]) fn();
       }
     }
-    for (const fn of [...listeners]) fn();
+    if (listeners.size) for (const fn of [...listeners]) fn();
   }
 
   return {
@@ -133,18 +133,26 @@ export function createStore(initialState = 'idle') {
      * else holds (the client's, from the core), frozen in place.
      */
     apply(changes, connectionState = connection, owned = false) {
-      const changedIds = [];
-      for (const raw of changes?.changed ?? []) {
-        const view = owned ? adoptView(raw) : normalizeView(raw);
-        const id = view.userId;
-        if (sameView(views.get(id), view)) continue;
-        views.set(id, view);
-        changedIds.push(id);
+      // The ids are listed only for per-user listeners; else a count does.
+      const changedIds = userListeners.size ? [] : null;
+      let count = 0;
+      const changed = changes?.changed;
+      if (changed) {
+        for (let i = 0; i < changed.length; i++) {
+          const view = owned ? adoptView(changed[i]) : normalizeView(changed[i]);
+          const id = view.userId;
+          if (sameView(views.get(id), view)) continue;
+          views.set(id, view);
+          count++;
+          if (changedIds) changedIds.push(id);
+        }
       }
       for (const id of changes?.removed ?? []) {
-        if (views.delete(id)) changedIds.push(id);
+        if (!views.delete(id)) continue;
+        count++;
+        if (changedIds) changedIds.push(id);
       }
-      if (!changedIds.length && connectionState === connection) return false;
+      if (!count && connectionState === connection) return false;
       connection = connectionState;
       snapshot = null;
       notify(changedIds);

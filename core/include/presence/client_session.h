@@ -40,8 +40,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "presence/activity.h"
@@ -143,6 +141,21 @@ class ClientSession {
   std::optional<ClientAction> PollAction();
   std::optional<std::string> PollTransmit();
   std::vector<std::string> PollChanges();
+  // The same drain for a host that keeps its own copy of each subscribed
+  // user's id (the WASM bindings): each changed View comes with a small
+  // `key` that stands for its user while subscribed (a dropped user's key
+  // may be given to the next new subscription), and `new_key` is true the
+  // first time a key is reported for its user, so the host learns the id
+  // once and afterwards needs no string per change. `removed`: the ids of
+  // users reported without a View (dropped). First-change order, as
+  // PollChanges, within each list.
+  struct Change {
+    const View* view;
+    uint32_t key;
+    bool new_key;
+  };
+  void PollChanges(std::vector<Change>* changed,
+                   std::vector<std::string>* removed);
   std::optional<int64_t> NextDeadline() const;
 
   // ---- state ----
@@ -187,20 +200,31 @@ class ClientSession {
   // Forgets a user no longer subscribed (reported if it had a View).
   void DropSlot(std::string_view user_id);
 
-  // Hash lookups by string_view, so a frame's ids are looked up in place.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-  // One per subscribed user: its View once a bulk brought one, and the poll
-  // window in which it last changed (dedupes PollChanges without a set).
+  // One per user subscribed, or dropped in this poll window (kept until the
+  // poll reports it): the id, its View once a bulk brought one, whether it
+  // is listed in changes_ (changed_in == poll_window_) and its key (Change:
+  // the slot's index in slots_).
   struct Slot {
-    std::optional<View> view;
+    std::string id;
+    uint32_t hash = 0;
+    bool subscribed = false;
+    bool key_told = false;
     uint64_t changed_in = 0;
+    std::optional<View> view;
   };
-  void MarkChanged(std::string_view user_id, Slot* slot);
+  // Lists the slot in changes_ once per window.
+  void MarkChanged(uint32_t key);
+  // The slot of a user just subscribed (a slot dropped in this window is
+  // taken back, key and all).
+  void AddSlot(const std::string& user_id);
+  // The key of `user_id`'s slot (subscribed or not), or -1.
+  int64_t FindSlot(std::string_view user_id, uint32_t hash) const;
+  // Frees a slot: its key goes back to the pool.
+  void FreeSlot(uint32_t key);
+  // Calls `fn(slot, key)` per change of this window in first-change order,
+  // then drains (and frees the dropped slots).
+  template <typename Fn>
+  void DrainChanges(Fn fn);
 
   ClientConfig config_;
   Backoff backoff_;
@@ -235,15 +259,20 @@ class ClientSession {
   std::optional<int64_t> auth_deadline_ms_;
   std::optional<ErrorFrame> last_error_;
   std::set<std::string> subscriptions_;
-  std::unordered_map<std::string, Slot, StringHash, std::equal_to<>> cache_;
+  // The slots by key (a free key's slot has an empty id and is in
+  // free_keys_), and an open-addressing hash index over them: each entry is
+  // 0 (empty), kTombstone, or key + 1; the size is a power of two.
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_keys_;
+  std::vector<uint32_t> index_;
+  size_t index_used_ = 0;  // entries not empty (keys and tombstones)
+  static constexpr uint32_t kTombstone = 0xFFFFFFFFu;
   // Reused by every bulk: the views of the frame, pointing into its text.
   std::vector<ViewRef> bulk_scratch_;
-  // The current poll window (1, 2, ...), and the users changed in it: those
-  // with a slot have slot.changed_in == poll_window_, those without one
-  // (dropped since) are in changed_dropped_ too.
+  // The current poll window (1, 2, ...), and the keys of the slots changed
+  // or dropped in it, in first-change order.
   uint64_t poll_window_ = 1;
-  std::vector<std::string> changed_;
-  std::unordered_set<std::string, StringHash, std::equal_to<>> changed_dropped_;
+  std::vector<uint32_t> changes_;
   // One per input in practice; a queue so that an unpolled close is never
   // overwritten by a later open.
   std::vector<ClientAction> actions_;

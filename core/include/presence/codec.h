@@ -84,6 +84,15 @@ inline constexpr std::string_view kBulkFramePrefix =
 inline constexpr std::string_view kBulkFrameSeparator = ",";
 inline constexpr std::string_view kBulkFrameSuffix = "]}";
 
+// Server frames may exceed kMaxFrameBytes: the answer to one subscribe of
+// kMaxIdsPerFrame ids already does. This bounds a bulk frame holding a View
+// of every subscribed user (plus the viewer) with every field at its limit
+// (activity text escaped at up to 6 bytes per byte).
+inline constexpr size_t kMaxViewBytes = 256 + kMaxIdLength + 6 * kMaxTextLength;
+inline constexpr size_t kMaxServerFrameBytes =
+    kBulkFramePrefix.size() + kBulkFrameSuffix.size() +
+    (kMaxSubscriptions + 1) * (kMaxViewBytes + kBulkFrameSeparator.size());
+
 // Appends `text` as a JSON string literal (quoted, escaped).
 void AppendJsonString(std::string_view text, std::string* out);
 

@@ -3,7 +3,7 @@
 // web/node_modules; nothing is downloaded) and prints one JSON line, with the
 // client's size as an app ships it (clientSize below).
 //   node tools/bench/client/client_bench.mjs
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -48,6 +48,21 @@ function clientSize() {
   return { files, total_gzip: files.reduce((n, f) => n + f.gzip, 0) };
 }
 
+// Self time per function (name, url:line), the 25 largest.
+function printTop(profile) {
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const total = dt.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < profile.samples.length; i++) {
+    const f = byId.get(profile.samples[i]).callFrame;
+    const key = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  for (const [k, t] of top) console.error(`${((100 * t) / total).toFixed(1).padStart(5)}% ${(t / 1000).toFixed(1).padStart(8)} ms  ${k}`);
+}
+
 const server = createServer((req, res) => {
   let path = new URL(req.url, 'http://x').pathname;
   if (path === '/') path = '/bench.html';
@@ -74,7 +89,24 @@ try {
   page.on('pageerror', (e) => console.error('pageerror:', e.message));
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
-  const results = await page.evaluate((sizes) => window.runBench(sizes), [10, 1000, 10000]);
+  // BENCH_CLIENT_SIZES=10,1000 runs some sizes; BENCH_CLIENT_PROFILE=file
+  // writes a V8 CPU profile of the run (chrome://inspect or speedscope) and
+  // prints the top functions by self time.
+  const sizes = (process.env.BENCH_CLIENT_SIZES ?? '10,1000,10000').split(',').map(Number);
+  const profileFile = process.env.BENCH_CLIENT_PROFILE;
+  let cdp = null;
+  if (profileFile) {
+    cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 50 });
+    await cdp.send('Profiler.start');
+  }
+  const results = await page.evaluate((s) => window.runBench(s), sizes);
+  if (cdp) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    printTop(profile);
+  }
   for (const r of results) {
     console.error(`client ${r.users} users: wasm ${r.wasm_ms.toFixed(3)} ms (min ${r.wasm_min_ms.toFixed(3)}), seed js ${r.js_ms.toFixed(3)} ms (min ${r.js_min_ms.toFixed(3)}), ${r.calls_per_frame} calls into WASM per frame`);
   }

@@ -1,0 +1,258 @@
+// The client's fast path for presence_bulk (codec.h ReadPlainBulk), in a
+// file of its own so the browser module can build it for speed and the rest
+// of the codec for size (wasm/CMakeLists.txt).
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "presence/codec.h"
+
+namespace presence {
+namespace {
+
+// ------------------------------------------------------- plain bulk reader
+
+// One pass over a presence_bulk in the shape the server writes. Each method
+// returns false for anything outside that shape (the caller then falls back
+// to the strict tree parser, which also words the error), so a `true` means
+// the tree parser would have accepted the same frame with the same views.
+class PlainBulkReader {
+ public:
+  explicit PlainBulkReader(std::string_view text) : text_(text) {}
+
+  bool Read(std::vector<ViewRef>* out) {
+    if (text_.size() > kMaxServerFrameBytes) return false;
+    SkipSpace();
+    if (!Consume('{')) return false;
+    bool have_type = false;
+    bool have_updates = false;
+    SkipSpace();
+    if (Consume('}')) return false;  // no type
+    do {
+      std::string_view key;
+      if (!Key(&key)) return false;
+      if (key == "type" && !have_type) {
+        std::string_view type;
+        if (!String(&type) || type != "presence_bulk") return false;
+        have_type = true;
+      } else if (key == "updates" && !have_updates) {
+        if (!Views(out)) return false;
+        have_updates = true;
+      } else {
+        return false;  // unknown or repeated: the tree parser decides
+      }
+      SkipSpace();
+    } while (Consume(','));
+    if (!Consume('}') || !have_type || !have_updates) return false;
+    SkipSpace();
+    return pos_ == text_.size();
+  }
+
+ private:
+  bool Views(std::vector<ViewRef>* out) {
+    if (!Consume('[')) return false;
+    SkipSpace();
+    if (Consume(']')) return true;
+    do {
+      SkipSpace();
+      ViewRef& view = out->emplace_back();
+      if (!ViewObject(&view)) return false;
+      SkipSpace();
+    } while (Consume(','));
+    return Consume(']');
+  }
+
+  bool ViewObject(ViewRef* view) {
+    if (!Consume('{')) return false;
+    SkipSpace();
+    if (Consume('}')) return false;  // no userId
+    unsigned seen = 0;
+    do {
+      std::string_view key;
+      if (!Key(&key)) return false;
+      unsigned bit = 0;
+      std::string_view value;
+      if (key == "userId") {
+        bit = 1;
+        if (!String(&view->user_id) || !IsValidId(view->user_id)) return false;
+      } else if (key == "status") {
+        bit = 2;
+        if (!String(&value) || !(view->status = ParseStatus(value))) {
+          return false;
+        }
+      } else if (key == "lastSeen") {
+        bit = 4;
+        int64_t ms = 0;
+        if (!Integer(&ms)) return false;
+        view->last_seen_ms = ms;
+      } else if (key == "device") {
+        bit = 8;
+        if (!String(&value) || !(view->device = ParseDevice(value))) {
+          return false;
+        }
+      } else if (key == "activity") {
+        bit = 16;
+        if (!ActivityObject(view)) return false;
+      } else {
+        return false;
+      }
+      if ((seen & bit) != 0) return false;  // repeated
+      seen |= bit;
+      SkipSpace();
+    } while (Consume(','));
+    return Consume('}') && (seen & 1) != 0;
+  }
+
+  bool ActivityObject(ViewRef* view) {
+    if (!Consume('{')) return false;
+    SkipSpace();
+    std::optional<ActivityKind> kind;
+    std::string_view text_key;
+    std::string_view text;
+    bool have_text = false;
+    if (Consume('}')) return false;  // no type
+    do {
+      std::string_view key;
+      if (!Key(&key)) return false;
+      if (key == "type" && !kind) {
+        std::string_view value;
+        if (!String(&value) || !(kind = ParseActivityKind(value))) {
+          return false;
+        }
+      } else if ((key == "page" || key == "conversationId" ||
+                  key == "reason") &&
+                 !have_text) {
+        text_key = key;
+        if (!String(&text)) return false;
+        have_text = true;
+      } else {
+        return false;
+      }
+      SkipSpace();
+    } while (Consume(','));
+    if (!Consume('}') || !kind) return false;
+    std::string_view want;
+    switch (*kind) {
+      case ActivityKind::kViewing:
+        want = "page";
+        break;
+      case ActivityKind::kTyping:
+        want = "conversationId";
+        break;
+      case ActivityKind::kBusy:
+        want = "reason";
+        break;
+      case ActivityKind::kIdle:
+        break;
+    }
+    // Exactly the kind's own text member (none for idle); anything else is
+    // left to the tree parser.
+    if (want != text_key || (have_text && !IsValidText(text))) return false;
+    view->has_activity = true;
+    view->activity_kind = *kind;
+    view->activity_text = text;
+    return true;
+  }
+
+  // `"key"` then `:`, and the spaces around both.
+  bool Key(std::string_view* key) {
+    SkipSpace();
+    if (!String(key)) return false;
+    SkipSpace();
+    if (!Consume(':')) return false;
+    SkipSpace();
+    return true;
+  }
+
+  // A string without escapes or control characters; its UTF-8 is checked by
+  // the caller (every string read here is compared or validated).
+  bool String(std::string_view* out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    while (pos_ < text_.size()) {
+      const auto c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        *out = text_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+      ++pos_;
+    }
+    return false;
+  }
+
+  // 0 or 1..18 digits without a leading zero: always fits int64.
+  bool Integer(int64_t* out) {
+    const size_t start = pos_;
+    int64_t value = 0;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+      value = value * 10 + (text_[pos_] - '0');
+      ++pos_;
+      if (pos_ - start > 18) return false;
+    }
+    const size_t digits = pos_ - start;
+    if (digits == 0 || (digits > 1 && text_[start] == '0')) return false;
+    if (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c == '.' || c == 'e' || c == 'E') return false;
+    }
+    *out = value;
+    return true;
+  }
+
+  void SkipSpace() {
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+      ++pos_;
+    }
+  }
+
+  bool Consume(char c) {
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+bool ViewRef::Matches(const View& view) const {
+  if (view.user_id != user_id || view.status != status ||
+      view.last_seen_ms != last_seen_ms || view.device != device ||
+      view.activity.has_value() != has_activity) {
+    return false;
+  }
+  return !has_activity || (view.activity->kind == activity_kind &&
+                           view.activity->text == activity_text);
+}
+
+void ViewRef::AssignTo(View* view) const {
+  if (view->user_id != user_id) view->user_id.assign(user_id);
+  view->status = status;
+  view->last_seen_ms = last_seen_ms;
+  view->device = device;
+  if (!has_activity) {
+    view->activity.reset();
+    return;
+  }
+  if (!view->activity) view->activity.emplace();
+  view->activity->kind = activity_kind;
+  view->activity->text.assign(activity_text);
+}
+
+bool ReadPlainBulk(std::string_view text, std::vector<ViewRef>* out) {
+  out->clear();
+  if (PlainBulkReader(text).Read(out)) return true;
+  out->clear();
+  return false;
+}
+
+}  // namespace presence
