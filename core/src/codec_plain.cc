@@ -11,6 +11,21 @@
 namespace presence {
 namespace {
 
+// The bytes IsValidId admits (model.cc), for reading an id in the same pass
+// that finds its end.
+constexpr bool IsIdByte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-';
+}
+struct IdBytes {
+  bool ok[256] = {};
+  constexpr IdBytes() {
+    for (int c = 0; c < 256; ++c)
+      ok[c] = IsIdByte(static_cast<unsigned char>(c));
+  }
+};
+constexpr IdBytes kIdBytes;
+
 // ------------------------------------------------------- plain bulk reader
 
 // One pass over a presence_bulk in the shape the server writes. Each method
@@ -69,32 +84,49 @@ class PlainBulkReader {
     if (Consume('}')) return false;  // no userId
     unsigned seen = 0;
     do {
-      std::string_view key;
-      if (!Key(&key)) return false;
+      // The members' names matched in place (a name with an escape, or any
+      // other name, is not plain).
+      SkipSpace();
       unsigned bit = 0;
-      std::string_view value;
-      if (key == "userId") {
+      if (Literal("\"userId\"")) {
         bit = 1;
-        if (!String(&view->user_id) || !IsValidId(view->user_id)) return false;
-      } else if (key == "status") {
+      } else if (Literal("\"status\"")) {
         bit = 2;
-        if (!String(&value) || !(view->status = ParseStatus(value))) {
+      } else if (Literal("\"lastSeen\"")) {
+        bit = 4;
+      } else if (Literal("\"device\"")) {
+        bit = 8;
+      } else if (Literal("\"activity\"")) {
+        bit = 16;
+      } else {
+        return false;
+      }
+      SkipSpace();
+      if (!Consume(':')) return false;
+      SkipSpace();
+      std::string_view value;
+      if (bit == 1) {
+        if (!Id(&view->user_id)) return false;
+      } else if (bit == 2) {
+        // The server's own spelling first, without a string compare.
+        if (Literal("\"online\"")) {
+          view->status = Status::kOnline;
+        } else if (Literal("\"away\"")) {
+          view->status = Status::kAway;
+        } else if (!String(&value) || !(view->status = ParseStatus(value))) {
           return false;
         }
-      } else if (key == "lastSeen") {
-        bit = 4;
+      } else if (bit == 4) {
         int64_t ms = 0;
         if (!Integer(&ms)) return false;
         view->last_seen_ms = ms;
-      } else if (key == "device") {
-        bit = 8;
-        if (!String(&value) || !(view->device = ParseDevice(value))) {
+      } else if (bit == 8) {
+        if (Literal("\"web\"")) {
+          view->device = Device::kWeb;
+        } else if (!String(&value) || !(view->device = ParseDevice(value))) {
           return false;
         }
-      } else if (key == "activity") {
-        bit = 16;
-        if (!ActivityObject(view)) return false;
-      } else {
+      } else if (!ActivityObject(view)) {
         return false;
       }
       if ((seen & bit) != 0) return false;  // repeated
@@ -162,6 +194,34 @@ class PlainBulkReader {
     SkipSpace();
     if (!Consume(':')) return false;
     SkipSpace();
+    return true;
+  }
+
+  // A valid id (IsValidId) as a JSON string, read in one pass: id bytes
+  // need no escapes, so anything else (an escape included) is not plain.
+  bool Id(std::string_view* out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    const size_t end = text_.size();
+    while (pos_ < end && kIdBytes.ok[static_cast<unsigned char>(text_[pos_])]) {
+      ++pos_;
+    }
+    const size_t size = pos_ - start;
+    if (pos_ == end || text_[pos_] != '"' || size == 0 || size > kMaxIdLength) {
+      return false;
+    }
+    *out = text_.substr(start, size);
+    ++pos_;
+    return true;
+  }
+
+  // Consumes `literal` if the text goes on with it.
+  bool Literal(std::string_view literal) {
+    if (text_.size() - pos_ < literal.size()) return false;
+    for (size_t i = 0; i < literal.size(); ++i) {
+      if (text_[pos_ + i] != literal[i]) return false;
+    }
+    pos_ += literal.size();
     return true;
   }
 
