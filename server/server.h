@@ -131,7 +131,6 @@ class Server {
   boost::asio::steady_timer hub_timer_{ioc_};
   boost::asio::steady_timer last_seen_timer_{ioc_};
   boost::asio::steady_timer accept_retry_timer_{ioc_};
-  boost::asio::steady_timer shutdown_timer_{ioc_};
 
   std::unique_ptr<UserStore> store_;
   PendingLastSeen pending_last_seen_;

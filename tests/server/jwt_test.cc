@@ -124,6 +124,31 @@ TEST(JwtTest, CritHeaderIsRefused) {
             "unsupported crit header");
 }
 
+// The HMAC is computed by hand (SHA-256 blocks): it must agree with
+// OpenSSL's HMAC() for keys shorter than, equal to and longer than the
+// 64-byte block (a longer key is hashed first), both ways.
+TEST(JwtTest, HmacMatchesOpenSslForEveryKeyLength) {
+  for (size_t length : {1, 31, 63, 64, 65, 100, 200}) {
+    std::string key;
+    for (size_t i = 0; i < length; ++i) {
+      key.push_back(static_cast<char>('!' + (i * 7) % 90));
+    }
+    const std::string token =
+        MakeToken(kHeader, PayloadWithExp(kNowS + 60), key);
+    EXPECT_TRUE(VerifyHs256(token, key, kNowMs).claims.has_value()) << length;
+    const std::string signed_token = SignHs256("alice", kNowS + 60, key);
+    const size_t dot = signed_token.rfind('.');
+    EXPECT_EQ(signed_token.substr(dot + 1),
+              B64Url(Hmac(key, signed_token.substr(0, dot))))
+        << length;
+    // One byte of the key changed: another MAC.
+    std::string other = key;
+    other.back() ^= 1;
+    EXPECT_EQ(VerifyHs256(token, other, kNowMs).error, "bad signature")
+        << length;
+  }
+}
+
 TEST(JwtTest, FractionalExpIsMilliseconds) {
   const std::string token = MakeToken(
       kHeader, R"({"sub":"alice","exp":)" + std::to_string(kNowS) + ".5}");
