@@ -256,14 +256,15 @@ class WsSession : public WsConnection,
           pong.text = std::string(event.payload);
           Send(WsOpcode::kPong, std::move(pong));
         }
-        // Any control frame shows the socket alive.
+        // Any control frame shows the socket alive. The hub has nothing
+        // urgent to say about it: one pump for all the pongs of a turn.
         server_.hub().HandlePong(conn_, server_.Now());
-        server_.Pump();
+        server_.PostPump();
         return;
       case WsEvent::Kind::kPong:
         if (peer_closed_) return;
         server_.hub().HandlePong(conn_, server_.Now());
-        server_.Pump();
+        server_.PostPump();
         return;
       case WsEvent::Kind::kClose:
         OnPeerClose(event.code);
