@@ -27,8 +27,10 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cluster.h"
 #include "config.h"
@@ -101,6 +103,9 @@ class Server {
   const std::shared_ptr<UserSockets>& user_sockets() { return user_sockets_; }
   void RemoveConnection(ConnId conn);
   std::string MetricsText();
+  // The one buffer every WsSession reads into (one at a time: one thread),
+  // so an idle socket holds no read buffer of its own.
+  std::span<char> ws_read_buffer() { return ws_read_buffer_; }
 
  private:
   bool Listen();
@@ -142,6 +147,7 @@ class Server {
 
   std::unordered_map<ConnId, std::weak_ptr<WsConnection>> conns_;
   std::shared_ptr<UserSockets> user_sockets_ = std::make_shared<UserSockets>();
+  std::vector<char> ws_read_buffer_ = std::vector<char>(32 * 1024);
   ConnId next_conn_ = 1;
   int64_t last_now_ = 0;
   bool pumping_ = false;
