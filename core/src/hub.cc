@@ -601,6 +601,23 @@ struct Hub::Impl {
       View v = Project(u.state, u.settings, static_cast<ViewerClass>(c));
       const uint32_t old = u.cache[c];
       if (old != kNoView && u.views[old].view->view == v) continue;
+      // Classes that see the same (most often all three, or all but self)
+      // share one encoding: one encode per distinct view, and one copy
+      // kept per idle user instead of three.
+      uint32_t same = kNoView;
+      for (int d = 0; d < kViewerClassCount; ++d) {
+        const uint32_t other = u.cache[d];
+        if (d != c && other != kNoView && u.views[other].view->view == v) {
+          same = other;
+          break;
+        }
+      }
+      if (same != kNoView) {
+        u.cache[c] = same;
+        ReleaseIfUnused(u, old);
+        u.cache_changed = true;
+        continue;
+      }
       auto encoded = std::make_shared<EncodedView>();
       encoded->frame.append(kBulkFramePrefix);
       AppendViewJson(v, &encoded->frame);
