@@ -55,6 +55,133 @@ const std::optional<std::string>& ClaimedUser(const ClientFrame& frame) {
       frame);
 }
 
+// A session's subscriptions: target user slot -> index of the edge in that
+// target's subscriber list. Open addressing with linear probing and
+// backward-shift deletion (no tombstones) in a power-of-two array of 8-byte
+// entries at most 3/4 full: about 13 bytes a subscription, where a node-based
+// set cost some 60 with its buckets.
+class SlotMap {
+ public:
+  struct Entry {
+    uint32_t key;
+    uint32_t value;
+  };
+  static constexpr uint32_t kEmpty = std::numeric_limits<uint32_t>::max();
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // The entry's value, or null. (Shallow const: the value may be changed.)
+  uint32_t* Find(uint32_t key) const {
+    if (size_ == 0) return nullptr;
+    for (uint32_t i = Home(key);; i = (i + 1) & mask_) {
+      Entry& e = entries_[i];
+      if (e.key == key) return &e.value;
+      if (e.key == kEmpty) return nullptr;
+    }
+  }
+  // `key` must be absent.
+  void Insert(uint32_t key, uint32_t value) {
+    if ((size_ + 1) * 4 > Capacity() * 3) Rehash(size_ + 1);
+    uint32_t i = Home(key);
+    while (entries_[i].key != kEmpty) i = (i + 1) & mask_;
+    entries_[i] = {key, value};
+    ++size_;
+  }
+
+  bool Erase(uint32_t key) {
+    if (size_ == 0) return false;
+    uint32_t i = Home(key);
+    while (entries_[i].key != key) {
+      if (entries_[i].key == kEmpty) return false;
+      i = (i + 1) & mask_;
+    }
+    // Pull back every later entry of the probe run that may sit at `i`.
+    for (uint32_t j = (i + 1) & mask_; entries_[j].key != kEmpty;
+         j = (j + 1) & mask_) {
+      const uint32_t home = Home(entries_[j].key);
+      // `j`'s entry may move to `i` unless its home lies in (i, j].
+      const bool home_between =
+          i <= j ? (home > i && home <= j) : (home > i || home <= j);
+      if (home_between) continue;
+      entries_[i] = entries_[j];
+      i = j;
+    }
+    entries_[i].key = kEmpty;
+    --size_;
+    // A long list dropped to a few must not pin its table.
+    if (size_ == 0) {
+      Clear();
+    } else if (Capacity() > 16 && size_ * 8 < Capacity()) {
+      Rehash(size_);
+    }
+    return true;
+  }
+
+  // Room for `n` entries without a rehash.
+  void Reserve(size_t n) {
+    if (n * 4 > Capacity() * 3) Rehash(n);
+  }
+
+  void Clear() {
+    entries_.reset();
+    mask_ = 0;
+    shift_ = 32;
+    size_ = 0;
+  }
+
+  template <typename F>
+  void ForEach(F f) const {
+    if (size_ == 0) return;
+    for (uint32_t i = 0; i < Capacity(); ++i) {
+      if (entries_[i].key != kEmpty) f(entries_[i].key, entries_[i].value);
+    }
+  }
+
+ private:
+  uint32_t Capacity() const { return entries_ ? mask_ + 1 : 0; }
+  // Fibonacci hashing: slots are dense small integers, spread by the top
+  // bits of the product.
+  uint32_t Home(uint32_t key) const {
+    return static_cast<uint32_t>(key * 2654435769u) >> shift_;
+  }
+
+  // The smallest power of two (at least 4) holding `n` at a load <= 3/4.
+  void Rehash(size_t n) {
+    uint32_t capacity = 4;
+    int bits = 2;
+    while (n * 4 > capacity * size_t{3}) {
+      capacity *= 2;
+      ++bits;
+    }
+    std::unique_ptr<Entry[]> old = std::move(entries_);
+    const uint32_t old_capacity = old ? mask_ + 1 : 0;
+    entries_ = std::make_unique<Entry[]>(capacity);
+    for (uint32_t i = 0; i < capacity; ++i) entries_[i].key = kEmpty;
+    mask_ = capacity - 1;
+    shift_ = 32 - bits;
+    for (uint32_t i = 0; i < old_capacity; ++i) {
+      if (old[i].key == kEmpty) continue;
+      uint32_t j = Home(old[i].key);
+      while (entries_[j].key != kEmpty) j = (j + 1) & mask_;
+      entries_[j] = old[i];
+    }
+  }
+
+  std::unique_ptr<Entry[]> entries_;
+  uint32_t mask_ = 0;
+  uint32_t shift_ = 32;
+  uint32_t size_ = 0;
+};
+
+// Hash lookups by string_view, so a frame's ids are looked up in place.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
 int StatusRank(Status status) {
   switch (status) {
     case Status::kOnline:
@@ -96,20 +223,42 @@ struct Hub::Impl {
     uint64_t epoch = 0;
     std::optional<int64_t> grace_until_ms;
     int64_t grace_timer_at = kNever;
-    std::unordered_set<User*> subscriptions;
+    uint32_t slot = 0;  // in session_slots
+    // Target user slot -> index of this session's edge in its subscribers.
+    SlotMap subscriptions;
     // Views for this session's next frame: filled and drained within a
     // flush (pointers into the targets' caches, which do not change during
     // it). Kept between flushes so its capacity is reused.
     std::vector<const SharedView*> pending;
   };
 
-  // A subscription, kept by its target: the viewer class of the subscriber
-  // (so a flush needs no contacts lookup per watcher; recomputed when the
-  // target's contacts change) and the view it was last sent.
+  // A subscription, kept by its target in 8 bytes: the subscriber session's
+  // slot with its viewer class (so a flush needs no contacts lookup per
+  // watcher; recomputed when the target's contacts change), and which of
+  // the target's kept views it was last sent (the diff baseline).
   struct Edge {
-    ViewerClass cls = ViewerClass::kOther;
-    SharedView delivered;
+    uint32_t session_cls;  // session slot << 2 | viewer class
+    uint32_t delivered;    // index into the target's `views`
+    uint32_t session() const { return session_cls >> 2; }
+    ViewerClass cls() const {
+      return static_cast<ViewerClass>(session_cls & 3);
+    }
+    void set_cls(ViewerClass c) {
+      session_cls = (session_cls & ~3u) | static_cast<uint32_t>(c);
+    }
   };
+  static_assert(sizeof(Edge) == 8);
+
+  // An encoded view of a user and how many edges were last sent it. The
+  // current one of each class is kept whatever the count; an older one
+  // while an edge (of a detached session, or until the next flush) still
+  // refers to it, so the flush can tell a real change from a view that
+  // changed and changed back.
+  struct KeptView {
+    SharedView view;
+    uint32_t edges = 0;
+  };
+  static constexpr uint32_t kNoView = std::numeric_limits<uint32_t>::max();
 
   struct User {
     explicit User(int64_t activity_ttl_ms) : activity(activity_ttl_ms) {}
@@ -127,15 +276,19 @@ struct Hub::Impl {
     NodeShare published;
     PresenceState state;
     // The current projection for each viewer class, encoded once.
-    std::array<SharedView, kViewerClassCount> cache;
+    std::vector<KeptView> views;
+    // The index in `views` of each viewer class's current projection.
+    std::array<uint32_t, kViewerClassCount> cache{kNoView, kNoView, kNoView};
     bool cache_stale = true;
     bool cache_changed = false;  // since the last flush
     bool reclassify = false;     // contacts changed since the last flush
     bool dirty = false;
     // The subscribe frame that last named this user (see HandleSubscribe).
     uint64_t subscribe_mark = 0;
-    // Subscriber session -> its class and the view it was last sent.
-    std::unordered_map<Session*, Edge> subscribers;
+    uint32_t slot = 0;  // in user_slots
+    // One edge per subscriber session, in no order; each session's
+    // `subscriptions` holds the index of its edge here.
+    std::vector<Edge> subscribers;
   };
 
   // A remote node as far as this hub knows it.
@@ -154,7 +307,13 @@ struct Hub::Impl {
   bool shut_down = false;
   std::unordered_map<ConnId, Connection> conns;
   std::unordered_map<std::string, Session> sessions;
-  std::unordered_map<std::string, User> users;
+  std::unordered_map<std::string, User, StringHash, std::equal_to<>> users;
+  // Dense slots, so an edge names its session and a subscription its target
+  // in 4 bytes; a freed slot is reused.
+  std::vector<Session*> session_slots;
+  std::vector<uint32_t> free_session_slots;
+  std::vector<User*> user_slots;
+  std::vector<uint32_t> free_user_slots;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>,
                       std::greater<TimerEntry>>
       timers;
@@ -168,6 +327,8 @@ struct Hub::Impl {
   std::vector<User*> subscribe_targets;
   std::vector<std::string_view> subscribe_missing;
   std::vector<const SharedView*> subscribe_views;
+  // A subscribe or unsubscribe frame's ids, read in place.
+  IdListRef id_frame;
   std::deque<Transmit> out;
   std::unordered_map<std::string, int64_t> last_seen_out;
   HubStats counters;
@@ -233,14 +394,35 @@ struct Hub::Impl {
 
   // ---- users ----
 
+  template <typename T>
+  static uint32_t TakeSlot(std::vector<T*>& slots, std::vector<uint32_t>& free,
+                           T* owner) {
+    if (free.empty()) {
+      slots.push_back(owner);
+      return static_cast<uint32_t>(slots.size() - 1);
+    }
+    const uint32_t slot = free.back();
+    free.pop_back();
+    slots[slot] = owner;
+    return slot;
+  }
+
+  template <typename T>
+  static void FreeSlot(std::vector<T*>& slots, std::vector<uint32_t>& free,
+                       uint32_t slot) {
+    slots[slot] = nullptr;
+    free.push_back(slot);
+  }
+
   User& GetOrLoadUser(std::string_view id) {
-    auto it = users.find(std::string(id));
+    auto it = users.find(id);
     if (it != users.end()) return it->second;
     StoredUser stored = env->LoadUser(id);
     auto [pos, inserted] =
         users.try_emplace(std::string(id), config.activity_ttl_ms);
     User& u = pos->second;
     u.id = pos->first;
+    u.slot = TakeSlot(user_slots, free_user_slots, &u);
     u.settings = stored.settings;
     u.contacts.insert(stored.contacts.begin(), stored.contacts.end());
     u.last_seen_ms = stored.last_seen_ms;
@@ -250,13 +432,14 @@ struct Hub::Impl {
   }
 
   User* FindUser(std::string_view id) {
-    auto it = users.find(std::string(id));
+    auto it = users.find(id);
     return it == users.end() ? nullptr : &it->second;
   }
 
   // Forgets a user nothing refers to; the host's store keeps what matters.
   void MaybeForget(User& u) {
     if (!u.sessions.empty() || !u.subscribers.empty() || u.dirty) return;
+    FreeSlot(user_slots, free_user_slots, u.slot);
     users.erase(u.id);
   }
 
@@ -416,16 +599,72 @@ struct Hub::Impl {
     u.cache_stale = false;
     for (int c = 0; c < kViewerClassCount; ++c) {
       View v = Project(u.state, u.settings, static_cast<ViewerClass>(c));
-      if (u.cache[c] && u.cache[c]->view == v) continue;
+      const uint32_t old = u.cache[c];
+      if (old != kNoView && u.views[old].view->view == v) continue;
+      // Classes that see the same (most often all three, or all but self)
+      // share one encoding: one encode per distinct view, and one copy
+      // kept per idle user instead of three.
+      uint32_t same = kNoView;
+      for (int d = 0; d < kViewerClassCount; ++d) {
+        const uint32_t other = u.cache[d];
+        if (d != c && other != kNoView && u.views[other].view->view == v) {
+          same = other;
+          break;
+        }
+      }
+      if (same != kNoView) {
+        u.cache[c] = same;
+        ReleaseIfUnused(u, old);
+        u.cache_changed = true;
+        continue;
+      }
       auto encoded = std::make_shared<EncodedView>();
       encoded->frame.append(kBulkFramePrefix);
       AppendViewJson(v, &encoded->frame);
       encoded->frame.append(kBulkFrameSuffix);
       encoded->view = std::move(v);
-      u.cache[c] = std::move(encoded);
+      u.cache[c] = KeepView(u, std::move(encoded));
+      ReleaseIfUnused(u, old);
       u.cache_changed = true;
       counters.views_encoded++;
     }
+  }
+
+  // A place in `u.views` for a new view: a released one, else a new one.
+  static uint32_t KeepView(User& u, SharedView view) {
+    for (uint32_t i = 0; i < u.views.size(); ++i) {
+      if (!u.views[i].view) {
+        u.views[i] = {std::move(view), 0};
+        return i;
+      }
+    }
+    u.views.push_back({std::move(view), 0});
+    return static_cast<uint32_t>(u.views.size() - 1);
+  }
+
+  // Lets a view go once no edge and no class refers to it. Places are not
+  // moved (edges and a flush's pending views point at them); trailing
+  // released ones are dropped.
+  static void ReleaseIfUnused(User& u, uint32_t index) {
+    if (index == kNoView) return;
+    KeptView& kept = u.views[index];
+    if (kept.edges != 0 || index == u.cache[0] || index == u.cache[1] ||
+        index == u.cache[2]) {
+      return;
+    }
+    kept.view.reset();
+    while (!u.views.empty() && !u.views.back().view) u.views.pop_back();
+  }
+  static_assert(kViewerClassCount == 3);
+
+  // Makes `index` the view `edge` (of target `u`) was last sent.
+  static void SetDelivered(User& u, Edge& edge, uint32_t index) {
+    const uint32_t old = edge.delivered;
+    if (old == index) return;
+    ++u.views[index].edges;
+    edge.delivered = index;
+    --u.views[old].edges;
+    ReleaseIfUnused(u, old);
   }
 
   static ViewerClass ClassOf(const User& viewer, const User& target) {
@@ -465,22 +704,74 @@ struct Hub::Impl {
 
   // ---- sessions ----
 
+  // A new session `id` of `u`, with its slot.
+  Session& AddSession(const std::string& id, User& u) {
+    auto pos = sessions.try_emplace(id).first;
+    Session& s = pos->second;
+    s.id = pos->first;
+    s.user = &u;
+    // (Slots stay far below 2^30: an edge keeps two bits for the class.)
+    s.slot = TakeSlot(session_slots, free_session_slots, &s);
+    u.sessions.push_back(&s);
+    return s;
+  }
+
+  // Subscribes `s` to `t` (not yet subscribed), last sent `view` of `t`.
+  void AddEdge(Session& s, User& t, ViewerClass cls, uint32_t view) {
+    std::vector<Edge>& edges = t.subscribers;
+    // Grown by half, not doubled: most lists are short and long-lived.
+    if (edges.size() == edges.capacity()) {
+      edges.reserve(edges.size() + edges.size() / 2 + 2);
+    }
+    s.subscriptions.Insert(t.slot, static_cast<uint32_t>(edges.size()));
+    edges.push_back({s.slot << 2 | static_cast<uint32_t>(cls), view});
+    ++t.views[view].edges;
+  }
+
+  // Removes the edge at `pos` of `t`; the subscriber's own entry for `t`
+  // is the caller's to erase. The last edge moves into its place.
+  void RemoveEdge(User& t, uint32_t pos) {
+    std::vector<Edge>& edges = t.subscribers;
+    const uint32_t delivered = edges[pos].delivered;
+    if (pos + 1 != edges.size()) {
+      edges[pos] = edges.back();
+      *session_slots[edges[pos].session()]->subscriptions.Find(t.slot) = pos;
+    }
+    edges.pop_back();
+    --t.views[delivered].edges;
+    ReleaseIfUnused(t, delivered);
+    // A list that emptied or shrank a lot must not pin its capacity.
+    if (edges.empty()) {
+      std::vector<Edge>().swap(edges);
+    } else if (edges.capacity() > 16 && edges.size() * 4 < edges.capacity()) {
+      edges.shrink_to_fit();
+    }
+  }
+
   void Unsubscribe(Session& s, User& target) {
-    if (s.subscriptions.erase(&target) == 0) return;
-    target.subscribers.erase(&s);
+    const uint32_t* pos = s.subscriptions.Find(target.slot);
+    if (pos == nullptr) return;
+    RemoveEdge(target, *pos);
+    s.subscriptions.Erase(target.slot);
     MaybeForget(target);
   }
 
   // Removes a session for good: its user may go offline.
   void DropSession(Session& s, int64_t now_ms) {
     User& u = *s.user;
-    std::vector<User*> targets(s.subscriptions.begin(), s.subscriptions.end());
-    for (User* t : targets) {
-      s.subscriptions.erase(t);
-      t->subscribers.erase(&s);
-    }
+    std::vector<User*> targets;
+    targets.reserve(s.subscriptions.size());
+    // Removing an edge moves another session's edge of the same target,
+    // never one of this session's: the positions read here stay right.
+    s.subscriptions.ForEach([&](uint32_t slot, uint32_t pos) {
+      User* t = user_slots[slot];
+      RemoveEdge(*t, pos);
+      targets.push_back(t);
+    });
+    s.subscriptions.Clear();
     std::erase(u.sessions, &s);
     if (s.conn) conns.erase(*s.conn);
+    FreeSlot(session_slots, free_session_slots, s.slot);
     sessions.erase(s.id);  // `s` is gone from here on
     Recompute(u, now_ms);
     for (User* t : targets) {
@@ -553,12 +844,8 @@ struct Hub::Impl {
           id = env->NewSessionId();
         }
       }
-      auto [pos, inserted] = sessions.try_emplace(id);
-      s = &pos->second;
-      s->id = pos->first;
-      s->user = &u;
+      s = &AddSession(id, u);
       if (adopted) s->epoch = adopted->epoch;
-      u.sessions.push_back(s);
     }
     s->epoch++;
     s->conn = c.id;
@@ -753,15 +1040,54 @@ struct Hub::Impl {
       if (u.activity.Set(a->activity, now_ms)) u.activity_at_ms = now_ms;
       ScheduleActivity(u);
     } else if (const auto* sub = std::get_if<SubscribeFrame>(&frame)) {
-      HandleSubscribe(c, s, *sub, now_ms);
+      IdListRef& ref = RefOf(sub->user_ids);
+      ref.replace = sub->replace;
+      HandleSubscribe(c, s, ref.user_ids, ref.replace);
     } else if (const auto* unsub = std::get_if<UnsubscribeFrame>(&frame)) {
-      for (const std::string& id : unsub->user_ids) {
-        if (User* t = FindUser(id)) Unsubscribe(s, *t);
-      }
+      HandleUnsubscribe(s, RefOf(unsub->user_ids).user_ids);
     }
     // HeartbeatFrame: liveness and last seen only.
     if (seen) SetLastSeen(u, now_ms);
     Recompute(u, now_ms);
+  }
+
+  // The ids of a frame the strict parser read, as the fast path has them.
+  IdListRef& RefOf(const std::vector<std::string>& ids) {
+    id_frame.user_ids.assign(ids.begin(), ids.end());
+    return id_frame;
+  }
+
+  // A presence_subscribe or presence_unsubscribe read by ReadPlainIdList:
+  // the same as HandleSessionFrame does with the parsed frame.
+  void HandleIdFrame(Connection& c, const IdListRef& f, int64_t now_ms) {
+    Session& s = *c.session;
+    User& u = *s.user;
+    if (f.user_id && *f.user_id != u.id) {
+      SendError(c.id, ErrorCode::kForbidden,
+                "userId is not the authenticated user");
+      return;
+    }
+    const bool was_active = s.status != Status::kOffline;
+    if (f.unsubscribe) {
+      HandleUnsubscribe(s, f.user_ids);
+    } else {
+      HandleSubscribe(c, s, f.user_ids, f.replace);
+    }
+    if (was_active) SetLastSeen(u, now_ms);
+    Recompute(u, now_ms);
+  }
+
+  void HandleUnsubscribe(Session& s, const std::vector<std::string_view>& ids) {
+    for (std::string_view id : ids) {
+      if (User* t = FindUser(id)) Unsubscribe(s, *t);
+    }
+  }
+
+  // Scratch of a large id list is not kept.
+  void TrimIdFrame() {
+    if (id_frame.user_ids.capacity() > kKeptPendingViews * 64) {
+      std::vector<std::string_view>().swap(id_frame.user_ids);
+    }
   }
 
   // Answers a subscribe with one presence_bulk snapshot. Each id is looked
@@ -769,8 +1095,8 @@ struct Hub::Impl {
   // ids; each view is the target's cached encoding for this viewer's class
   // (projected and encoded once per class, not once per viewer), and the
   // snapshot is one buffer.
-  void HandleSubscribe(Connection& c, Session& s, const SubscribeFrame& f,
-                       int64_t now_ms) {
+  void HandleSubscribe(Connection& c, Session& s,
+                       const std::vector<std::string_view>& ids, bool replace) {
     const uint64_t mark = ++subscribe_mark;
     // The distinct ids in first-seen order, each with its user if loaded.
     std::vector<User*>& targets = subscribe_targets;
@@ -779,7 +1105,7 @@ struct Hub::Impl {
     missing.clear();
     std::unordered_set<std::string_view> missing_seen;  // rarely used
     size_t added = 0;  // targets not yet subscribed to
-    for (const std::string& id : f.user_ids) {
+    for (std::string_view id : ids) {
       User* t = FindUser(id);
       if (t == nullptr) {
         if (!missing_seen.insert(id).second) continue;
@@ -791,44 +1117,50 @@ struct Hub::Impl {
       if (t->subscribe_mark == mark) continue;
       t->subscribe_mark = mark;
       targets.push_back(t);
-      if (!s.subscriptions.contains(t)) ++added;
+      if (s.subscriptions.Find(t->slot) == nullptr) ++added;
     }
     const size_t total =
-        f.replace ? targets.size() : s.subscriptions.size() + added;
+        replace ? targets.size() : s.subscriptions.size() + added;
     if (total > config.max_subscriptions) {
       SendError(c.id, ErrorCode::kLimit,
                 "at most " + std::to_string(config.max_subscriptions) +
                     " subscriptions per connection");
       return;
     }
-    if (f.replace) {
+    if (replace) {
       // Every subscribed user is loaded, so "not in the frame" is "not
       // marked by it".
       std::vector<User*> drop;
-      for (User* t : s.subscriptions) {
+      s.subscriptions.ForEach([&](uint32_t slot, uint32_t) {
+        User* t = user_slots[slot];
         if (t->subscribe_mark != mark) drop.push_back(t);
-      }
+      });
       for (User* t : drop) Unsubscribe(s, *t);
     }
     std::vector<const SharedView*>& views = subscribe_views;
     views.clear();
     views.reserve(targets.size());
-    s.subscriptions.reserve(s.subscriptions.size() + added);
+    s.subscriptions.Reserve(s.subscriptions.size() + added);
     size_t next_missing = 0;
     for (User*& slot : targets) {
       // (Loading users keeps the other users' addresses: map nodes.)
       if (slot == nullptr) slot = &GetOrLoadUser(missing[next_missing++]);
       User& t = *slot;
-      s.subscriptions.insert(&t);
       RefreshCache(t);
-      Edge& edge = t.subscribers[&s];
       // The class is computed afresh: a contacts change not yet flushed
       // must already decide what this snapshot shows.
-      edge.cls = ClassOf(*s.user, t);
-      const SharedView& v = t.cache[static_cast<int>(edge.cls)];
+      const ViewerClass cls = ClassOf(*s.user, t);
+      const uint32_t view = t.cache[static_cast<int>(cls)];
       // The diff baseline: what this viewer is now sent.
-      if (edge.delivered != v) edge.delivered = v;
-      views.push_back(&v);
+      if (const uint32_t* pos = s.subscriptions.Find(t.slot)) {
+        Edge& edge = t.subscribers[*pos];
+        edge.set_cls(cls);
+        SetDelivered(t, edge, view);
+      } else {
+        AddEdge(s, t, cls, view);
+      }
+      // (Later targets never move this one's views: the pointer holds.)
+      views.push_back(&t.views[view].view);
     }
     counters.frames_out["presence_bulk"]++;
     SendBulk(c.id, views);
@@ -837,7 +1169,6 @@ struct Hub::Impl {
       std::vector<const SharedView*>().swap(views);
       std::vector<User*>().swap(targets);
     }
-    (void)now_ms;
   }
 
   // ---- the flush ----
@@ -855,18 +1186,21 @@ struct Hub::Impl {
       if (!u->cache_changed && !reclassify) continue;
       u->cache_changed = false;
       u->reclassify = false;
-      for (auto& [s, edge] : u->subscribers) {
+      for (Edge& edge : u->subscribers) {
+        Session* s = session_slots[edge.session()];
         // Before the connection check: a session that resumes without
         // re-subscribing keeps this edge.
-        if (reclassify) edge.cls = ClassOf(*s->user, *u);
+        if (reclassify) edge.set_cls(ClassOf(*s->user, *u));
         if (!s->conn) continue;  // resumes re-subscribe and get a snapshot
-        const SharedView& v = u->cache[static_cast<int>(edge.cls)];
+        const uint32_t v = u->cache[static_cast<int>(edge.cls())];
         if (edge.delivered == v) continue;
-        const bool same = edge.delivered && edge.delivered->view == v->view;
-        edge.delivered = v;
+        const SharedView& current = u->views[v].view;
+        const bool same = u->views[edge.delivered].view->view == current->view;
+        // (Releasing the old view never moves `current`.)
+        SetDelivered(*u, edge, v);
         if (same) continue;
         if (s->pending.empty()) touched.push_back(s);
-        s->pending.push_back(&v);
+        s->pending.push_back(&current);
       }
     }
     counters.frames_out["presence_bulk"] += touched.size();
@@ -997,6 +1331,16 @@ void Hub::HandleText(ConnId conn, std::string_view text, int64_t now_ms) {
       m.DetachConnection(c, now_ms);
       return;
   }
+  // A subscribe frame can carry 10 000 ids: read in place when plain (the
+  // strict parser decides, and words the error, for anything else).
+  if (ReadPlainIdList(text, &m.id_frame)) {
+    m.counters.frames_in[m.id_frame.unsubscribe ? "presence_unsubscribe"
+                                                : "presence_subscribe"]++;
+    m.HandleIdFrame(c, m.id_frame, now_ms);
+    m.TrimIdFrame();
+    m.ScheduleConnection(c);
+    return;
+  }
   Parsed<ClientFrame> parsed = ParseClientFrame(text);
   if (const auto* error = std::get_if<CodecError>(&parsed)) {
     m.counters.frames_in["invalid"]++;
@@ -1006,6 +1350,7 @@ void Hub::HandleText(ConnId conn, std::string_view text, int64_t now_ms) {
   const ClientFrame& frame = std::get<ClientFrame>(parsed);
   m.counters.frames_in[std::string(FrameTypeName(frame))]++;
   m.HandleSessionFrame(c, frame, now_ms);
+  m.TrimIdFrame();
   m.ScheduleConnection(c);
 }
 
@@ -1291,10 +1636,7 @@ void Hub::RestoreSession(const SavedSession& saved, int64_t now_ms) {
   }
   if (m.sessions.contains(saved.id)) return;
   Impl::User& u = m.GetOrLoadUser(saved.user_id);
-  auto pos = m.sessions.try_emplace(saved.id).first;
-  Impl::Session& s = pos->second;
-  s.id = pos->first;
-  s.user = &u;
+  Impl::Session& s = m.AddSession(saved.id, u);
   s.device = saved.device;
   s.status = saved.status;
   s.epoch = saved.epoch;
@@ -1302,7 +1644,6 @@ void Hub::RestoreSession(const SavedSession& saved, int64_t now_ms) {
   // The grace runs from the restore: the downtime does not count.
   s.grace_until_ms =
       now_ms + std::min(saved.grace_left_ms, config_.leave_grace_ms);
-  u.sessions.push_back(&s);
   m.ScheduleGrace(s);
   m.Recompute(u, now_ms);
 }

@@ -1256,5 +1256,116 @@ TEST(PlainBulkReaderTest, LeavesEveryOtherShapeToTheTreeParser) {
   }
 }
 
+// ---- ReadPlainIdList: the server's in-place reader of (un)subscribe ----
+
+// Reads `text` both ways; the plain reader must accept it and agree.
+void ExpectIdListMatchesTree(std::string_view text) {
+  SCOPED_TRACE(text.substr(0, 200));
+  IdListRef ref;
+  ASSERT_TRUE(ReadPlainIdList(text, &ref));
+  Parsed<ClientFrame> parsed = ParseClientFrame(text);
+  ASSERT_TRUE(std::holds_alternative<ClientFrame>(parsed));
+  const ClientFrame& frame = std::get<ClientFrame>(parsed);
+  std::vector<std::string> ids(ref.user_ids.begin(), ref.user_ids.end());
+  std::optional<std::string> user_id;
+  if (ref.user_id) user_id = std::string(*ref.user_id);
+  if (ref.unsubscribe) {
+    ASSERT_TRUE(std::holds_alternative<UnsubscribeFrame>(frame));
+    EXPECT_EQ((UnsubscribeFrame{ids, user_id}),
+              std::get<UnsubscribeFrame>(frame));
+    EXPECT_FALSE(ref.replace);
+  } else {
+    ASSERT_TRUE(std::holds_alternative<SubscribeFrame>(frame));
+    EXPECT_EQ((SubscribeFrame{ids, ref.replace, user_id}),
+              std::get<SubscribeFrame>(frame));
+  }
+}
+
+TEST(PlainIdListReaderTest, ReadsWhatTheClientWrites) {
+  // The most ids a frame may carry, short enough to fit kMaxFrameBytes.
+  std::vector<std::string> many;
+  for (size_t i = 0; i < kMaxIdsPerFrame; ++i) {
+    constexpr std::string_view kDigits = "0123456789abcdefghijklmnopqrstuvwxyz";
+    std::string id;
+    for (size_t n = i; id.empty() || n != 0; n /= kDigits.size()) {
+      id.push_back(kDigits[n % kDigits.size()]);
+    }
+    many.push_back(std::move(id));
+  }
+  ASSERT_LE(Serialize(ClientFrame{SubscribeFrame{many}}).size(),
+            kMaxFrameBytes);
+  for (const ClientFrame& frame : std::vector<ClientFrame>{
+           SubscribeFrame{{"a", "b.c", "d@e"}, true, std::nullopt},
+           SubscribeFrame{{"a"}, false, "me"},
+           SubscribeFrame{{}, false, std::nullopt},
+           SubscribeFrame{many, false, std::nullopt},
+           UnsubscribeFrame{{"a", "a", "b"}, "me"},
+           UnsubscribeFrame{{}, std::nullopt},
+       }) {
+    ExpectIdListMatchesTree(Serialize(frame));
+  }
+  ExpectIdListMatchesTree(
+      " {\"userIds\" : [ \"x\" , \"y\" ],\n\"replace\":false ,"
+      "\"type\":\"presence_subscribe\"}\r\n");
+  // An unsubscribe's replace is an ignored extra member, as in the tree.
+  ExpectIdListMatchesTree(
+      R"({"type":"presence_unsubscribe","userIds":["a"],"replace":true})");
+}
+
+TEST(PlainIdListReaderTest, DuplicatesAreKeptInOrderForTheHub) {
+  IdListRef ref;
+  ASSERT_TRUE(ReadPlainIdList(
+      R"({"type":"presence_subscribe","userIds":["b","a","b"]})", &ref));
+  EXPECT_EQ(ref.user_ids, (std::vector<std::string_view>{"b", "a", "b"}));
+}
+
+TEST(PlainIdListReaderTest, LeavesEveryOtherShapeToTheTreeParser) {
+  std::string too_many = R"({"type":"presence_subscribe","userIds":[)";
+  for (size_t i = 0; i <= kMaxIdsPerFrame; ++i) {
+    too_many += (i == 0 ? "\"u" : ",\"u") + std::to_string(i) + "\"";
+  }
+  too_many += "]}";
+  std::string too_big =
+      R"({"type":"presence_subscribe","userIds":["a"],"userId":"a"})";
+  too_big.insert(1, kMaxFrameBytes, ' ');
+  for (
+      std::string_view text : std::vector<std::string_view>{
+          R"({"type":"presence","status":"online"})",
+          R"({"type":"presence_subscribe"})",
+          R"({"userIds":["a"]})",
+          R"({"type":"presence_bulk","userIds":["a"]})",
+          R"({"type":"presence_subscribe","userIds":["a"]} x)",
+          R"({"type":"presence_subscribe","userIds":["a"],})",
+          R"({"type":"presence_subscribe","userIds":["a",]})",
+          R"({"type":"presence_subscribe","userIds":"a"})",
+          R"({"type":"presence_subscribe","userIds":[1]})",
+          R"({"type":"presence_subscribe","userIds":[null]})",
+          R"({"type":"presence_subscribe","userIds":["a b"]})",
+          R"({"type":"presence_subscribe","userIds":[""]})",
+          R"({"type":"presence_subscribe","userIds":["\u0061"]})",
+          R"({"type":"presence_subscribe","userIds":["a"],"replace":1})",
+          R"({"type":"presence_subscribe","userIds":["a"],"replace":truex})",
+          R"({"type":"presence_subscribe","userIds":["a"],"replace":"true"})",
+          R"({"type":"presence_subscribe","userIds":["a"],"replace":null})",
+          R"({"type":"presence_subscribe","userIds":["a"],"userId":"a b"})",
+          R"({"type":"presence_subscribe","userIds":["a"],"userId":7})",
+          R"({"type":"presence_subscribe","userIds":["a"],"userIds":["b"]})",
+          R"({"type":"presence_subscribe","type":"presence_subscribe","userIds":[]})",
+          R"({"type":"presence_subscribe","userIds":["a"],"seq":4})",
+          R"({"type":"presence_subscribe","userIds":[["a"]]})",
+          "{\"type\":\"presence_subscribe\",\"userIds\":[\"\xff\"]}",
+          "{\"type\":\"presence_subscribe\",\"userIds\":[\"a\tb\"]}",
+          "\xef\xbb\xbf{\"type\":\"presence_subscribe\",\"userIds\":[]}",
+          too_many,
+          too_big,
+      }) {
+    SCOPED_TRACE(text.substr(0, 100));
+    IdListRef ref;
+    EXPECT_FALSE(ReadPlainIdList(text, &ref));
+    EXPECT_TRUE(ref.user_ids.empty());
+    EXPECT_FALSE(ref.user_id);
+  }
+}
+
 }  // namespace
 }  // namespace presence

@@ -655,6 +655,45 @@ CodecReport CheckCodec(std::string_view data) {
       }
     }
   }
+  // The server's in-place subscribe reader, likewise with ParseClientFrame.
+  IdListRef ids;
+  if (ReadPlainIdList(data, &ids)) {
+    Parsed<ClientFrame> parsed = ParseClientFrame(data);
+    const auto* frame = std::get_if<ClientFrame>(&parsed);
+    const std::vector<std::string>* want = nullptr;
+    const std::optional<std::string>* want_user = nullptr;
+    bool want_replace = false;
+    const auto* sub = frame ? std::get_if<SubscribeFrame>(frame) : nullptr;
+    const auto* unsub = frame ? std::get_if<UnsubscribeFrame>(frame) : nullptr;
+    if (sub != nullptr && !ids.unsubscribe) {
+      want = &sub->user_ids;
+      want_user = &sub->user_id;
+      want_replace = sub->replace;
+    } else if (unsub != nullptr && ids.unsubscribe) {
+      want = &unsub->user_ids;
+      want_user = &unsub->user_id;
+    }
+    if (want == nullptr) {
+      r.error =
+          "ReadPlainIdList accepted a frame ParseClientFrame does not read "
+          "as the same type";
+      return r;
+    }
+    if (ids.replace != want_replace) {
+      r.error = "ReadPlainIdList read replace otherwise";
+      return r;
+    }
+    if (ids.user_id.has_value() != want_user->has_value() ||
+        (ids.user_id && *ids.user_id != **want_user)) {
+      r.error = "ReadPlainIdList read userId otherwise";
+      return r;
+    }
+    if (!std::equal(ids.user_ids.begin(), ids.user_ids.end(), want->begin(),
+                    want->end())) {
+      r.error = "ReadPlainIdList read the ids otherwise";
+      return r;
+    }
+  }
   return r;
 }
 

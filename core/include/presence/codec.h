@@ -71,6 +71,24 @@ struct ViewRef {
 [[nodiscard]] bool ReadPlainBulk(std::string_view text,
                                  std::vector<ViewRef>* out);
 
+// A presence_subscribe or presence_unsubscribe read in place; the ids point
+// into the frame.
+struct IdListRef {
+  bool unsubscribe = false;  // presence_unsubscribe
+  bool replace = false;      // subscribe only
+  std::optional<std::string_view> user_id;
+  std::vector<std::string_view> user_ids;
+};
+
+// Clears `*out`, then fills it (and returns true) if `text` is a plain
+// presence_subscribe or presence_unsubscribe: the server's fast path for
+// the frame that can carry kMaxIdsPerFrame ids. Plain as for ReadPlainBulk:
+// no escapes, no unknown or repeated members. For anything else it returns
+// false and the caller parses with ParseClientFrame. It never accepts a
+// frame ParseClientFrame rejects, and yields the same ids, replace and
+// userId (the fuzzer checks).
+[[nodiscard]] bool ReadPlainIdList(std::string_view text, IdListRef* out);
+
 std::string Serialize(const ClientFrame& frame);
 std::string Serialize(const ServerFrame& frame);
 

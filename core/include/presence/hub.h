@@ -48,7 +48,8 @@
 // resume by session id; activity TTL; per-viewer projection diff; coalesced
 // flushes on a fixed grid of flushMs (so a frame's timing depends only on
 // what that viewer may see). A change is projected once per viewer class and
-// serialized once per class; a viewer's bulk frame is assembled from those
+// serialized once per distinct view (classes that see the same share one
+// encoding); a viewer's bulk frame is assembled from those
 // shared pieces (a frame of one view is the shared piece itself). Each
 // subscription remembers its viewer's class; a contacts change reclassifies
 // the target's subscribers at the next flush.
