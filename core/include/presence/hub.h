@@ -46,8 +46,11 @@
 // dropped at once; timeoutMs without a frame: dropped); epochs (a session
 // resumed on a newer connection ignores the older one); leave grace with
 // resume by session id; activity TTL; per-viewer projection diff; coalesced
-// flushes on a fixed grid of flushMs (so a frame's timing depends only on
-// what that viewer may see). A change is projected once per viewer class and
+// flushes on a fixed grid of flushMs, with a leading edge: a viewer that got
+// no frame in the last flushMs and has nothing waiting gets a change at the
+// next HandleTimeout (NextDeadline is then `now`), later ones wait for the
+// grid (docs/protocol.md; either way a frame's timing depends only on what
+// that viewer may see). A change is projected once per viewer class and
 // serialized once per class; a viewer's bulk frame is assembled from those
 // shared pieces (a frame of one view is the shared piece itself). Each
 // subscription remembers its viewer's class; a contacts change reclassifies
