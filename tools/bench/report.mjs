@@ -27,6 +27,8 @@ const halfOf = (label, s) => {
   const half = at(r.sat_rate / 2), knee = r.knee_rate > 0 ? at(r.knee_rate / 2) : undefined;
   return {
     fresh: Boolean(half),
+    // Ramp runs before 2026-11-28 measured it right after saturation.
+    how: half ? 'fresh server, steady state' : r.half_settle_s !== undefined ? 'ramp run, after a drain' : 'ramp run, old method: right after saturation',
     half_p50_ms: half ? half.p50_ms : r.half_p50_ms,
     half_p99_ms: half ? half.p99_ms : r.half_p99_ms,
     half_server_cpu_util: half ? half.server_cpu_util : r.half_server_cpu_util,
@@ -67,7 +69,8 @@ average around each run, are in \`docs/benchmarks.jsonl\`.
   clients would be stamped late by the reading of the frames before it
   (a real client reads its own socket at once). W1 also prints what the
   latency is made of: for Presence the part after the server's flush grid
-  point (the rest is the coalescing window), and how late the generator's
+  point (the rest is the coalescing window; a change that went out on the
+  leading edge, before that point, counts 0), and how late the generator's
   own 1 ms send tick fired (\`compare.log\`).
 - **Bytes per delivery**: server→client WebSocket bytes (payload + frame
   header, no compression on any system) divided by deliveries.
@@ -115,7 +118,7 @@ half load and for half the knee in turn, wait until nothing is in flight
 (no frame arrives for 0.3 s and no client has anything left to write),
 run ${quick === '1' ? '1' : '3'} s at that rate unmeasured and measure the next ${quick === '1' ? '1.5' : '5'} s. (The ramp run
 itself also measures both that way after its drain; those figures are
-used only where there is no fresh run, marked "ramp run".) The rates come
+used only where there is no fresh run, and marked so.) The rates come
 from the ramp, so they are only as steady as its saturation on a shared
 machine.
 `;
@@ -130,7 +133,7 @@ for (const label of ['w1-200', 'w1-1000']) {
     if (r.failed) { md += `| ${NAMES[s]} | run failed | | | | | | | | | |\n`; continue; }
     const h = halfOf(label, s);
     const knee = r.knee_rate > 0 ? `${fmt(r.knee_deliveries_per_s)} (${fmt(r.knee_p99_ms, 1)})` : 'p99 > 50 ms at the first step';
-    md += `| ${NAMES[s]} | ${fmt(r.sat_deliveries_per_s)} | ${fmt(r.sat_deliveries_per_cpu_s)} | ${fmt(r.sat_server_cpu_util, 2)} / ${fmt(r.sat_gen_cpu_util, 2)} | ${fmt(r.sat_p50_ms, 1)} / ${fmt(r.sat_p99_ms, 1)} | ${fmt(h.half_p50_ms, 1)} / ${fmt(h.half_p99_ms, 1)}${h.fresh ? '' : ' (ramp run)'} | ${knee} | ${h.knee_half_p99_ms > 0 ? fmt(h.knee_half_p99_ms, 1) : 'no knee'} | ${fmt(r.bytes_per_delivery, 1)} | ${fmt(r.rss_per_conn_kb, 1)} | ${r.stop} |\n`;
+    md += `| ${NAMES[s]} | ${fmt(r.sat_deliveries_per_s)} | ${fmt(r.sat_deliveries_per_cpu_s)} | ${fmt(r.sat_server_cpu_util, 2)} / ${fmt(r.sat_gen_cpu_util, 2)} | ${fmt(r.sat_p50_ms, 1)} / ${fmt(r.sat_p99_ms, 1)} | ${fmt(h.half_p50_ms, 1)} / ${fmt(h.half_p99_ms, 1)}${h.fresh ? '' : ` (${h.how})`} | ${knee} | ${h.knee_half_p99_ms > 0 ? fmt(h.knee_half_p99_ms, 1) : 'no knee'} | ${fmt(r.bytes_per_delivery, 1)} | ${fmt(r.rss_per_conn_kb, 1)} | ${r.stop} |\n`;
   }
   if (base) {
     md += `\nPresence deliveries per server CPU-second at saturation: ${systems.slice(1).map((s) => `${ratio(base.sat_deliveries_per_cpu_s, get(label, s)?.sat_deliveries_per_cpu_s)} ${NAMES[s]}`).join(', ')}.\n`;
@@ -312,7 +315,7 @@ ${cl.results.map((r) => `| ${fmt(r.users)} | ${r.rounds} | ${fmt(r.wasm_ms, 3)}$
     goal(`W1/${n} ≥ 250 000 deliveries/s on one core`, p.sat_deliveries_per_cpu_s >= 250000,
       `${fmt(p.sat_deliveries_per_cpu_s)} per server CPU-s at saturation (${fmt(p.sat_deliveries_per_s)}/s wall at ${fmt(p.sat_server_cpu_util, 2)} of a core)`);
     const h = halfOf(label, 'presence');
-    const where = h.fresh ? 'fresh server, steady state' : 'ramp run, after a drain';
+    const where = h.how;
     goal(`W1/${n} p99 ≤ 10 ms at half load (half the throughput saturation)`, h.half_p99_ms > 0 ? h.half_p99_ms <= 10 : null,
       `${fmt(h.half_p99_ms, 1)} ms at ${fmt(p.sat_rate / 2)} changes/s, server CPU ${fmt(h.half_server_cpu_util, 2)}, generator tick late ${fmt(h.half_tick_late_p99_ms, 1)} ms at p99 (${where})`);
     goal(`W1/${n} p99 ≤ 10 ms at half the knee (saturation = p99 passing 50 ms)`, h.knee_half_p99_ms > 0 ? h.knee_half_p99_ms <= 10 : null,
@@ -439,14 +442,37 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
 
 ## Notes and what is missing
 
-- **What limits W1 p99.** Within the ramp, groups of 200 keep p99 near
-  7–10 ms up to about 2 500 changes/s (500 000 deliveries/s), but the
-  half-load steps, run after the saturated ones, came out at 35–75 ms, and
-  groups of 1 000 sit at 20–35 ms even at 20–400 changes/s: one change fans
-  out to 999 sockets, and on loopback each send also pays the receiver's
-  wake-up (about 5–11 µs), so one flush takes up to 11 ms of one core after
-  the 0–5 ms coalescing window. Spreading the fan-out over several cores or
-  batching sends (io_uring; not in Boost 1.74) is what is left.
+- **What limits W1 p99** (measured 2026-11-28 with \`tools/bench/run\`,
+  \`BENCH_RT=10\`, load average 7–9 on 2 cores, not in the run above).
+  Groups of 200, 5 ms flush: in a steady state, half load (4 325 changes/s,
+  842 000 deliveries/s, the server busy 80 % of the time) had p50 4.8 ms and
+  p99 15–16 ms, as the ramp's own steps at 3 844 and 5 767 changes/s had
+  (p99 15.2 and 16.6 ms); its drain took 0.3 s. Below that, up to 2 563
+  changes/s (510 000 deliveries/s), p99 stayed at 6–8 ms. So in that session
+  what was left at half load was the load itself, not a leftover of
+  saturation: frames reached the receivers up to 13 ms after their flush
+  grid point at p99 (queueing in a server busy 80 % of the time). The 73 ms
+  of the earlier table was measured by the old method on an otherwise
+  quieter machine and could not be reproduced (the old method gave 18 ms in
+  this session without \`BENCH_RT\`, while the generator's own 1 ms tick
+  fired 9–13 ms late at p99). Groups of 1 000: one change fans out to 999
+  sockets, and on loopback each send also pays the receiver's wake-up: a
+  999-socket fan-out costs 7.8–8.6 µs of sender CPU per socket with one
+  \`send()\` each, and 5.3–5.5 µs with one io_uring submission of all of
+  them (\`tools/bench/probes/fanout_uring.c\`; io_uring works in this
+  container and liburing 2.3 installs from Debian, but Boost 1.74's Asio has
+  no io_uring backend). \`MSG_MORE\` cannot help: each socket gets one frame
+  per flush, and corking it only delays it.
+- **Latency at low load.** A viewer that got no frame in the last flush
+  window now gets a change at once (the leading edge, docs/protocol.md);
+  later changes in the window wait for the grid as before. Main's build
+  against this one, alternated on the same generator (groups of 200, 5 ms
+  flush, \`BENCH_RT=10\`, load average 11–12): at 100 changes/s p50 / p99
+  2.8–6.6 / 7.5–8.4 ms before, 1.8 / 3.2 ms after, at the same server CPU per
+  delivery; at 500 changes/s (every viewer busy) both 3.5–3.9 / 7.2–7.7 ms.
+  With the default 50 ms window, deliveries per server CPU-second at 100 to
+  12 000 changes/s did not drop (within the ±15 % the two builds varied run
+  to run, neither ahead).
 - **W2 memory:** about 3.7 KiB per connection is the 20 subscriptions (two
   hash containers per edge), about 7.5 KiB the connection (Beast's websocket
   stream with its fixed 1.5 KiB read buffer and a timer, the write queue,
