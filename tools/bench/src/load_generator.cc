@@ -923,6 +923,7 @@ awaitable<void> Bench::W1() {
         Num(best.seconds > 0 ? best.gen_cpu_s / best.seconds : 0, 2)},
        {"sat_p50_ms", Num(best.p50_ms, 2)},
        {"sat_p99_ms", Num(best.p99_ms, 2)},
+       {"half_settle_s", Num(opt_.settle_s, 1)},
        {"half_p50_ms", Num(half.p50_ms, 2)},
        {"half_p99_ms", Num(half.p99_ms, 2)},
        {"half_max_ms", Num(half.max_ms, 2)},
