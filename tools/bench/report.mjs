@@ -472,7 +472,15 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
   delivery; at 500 changes/s (every viewer busy) both 3.5–3.9 / 7.2–7.7 ms.
   With the default 50 ms window, deliveries per server CPU-second at 100 to
   12 000 changes/s did not drop (within the ±15 % the two builds varied run
-  to run, neither ahead).
+  to run, neither ahead). **But** where one flush takes longer than the
+  window (groups of 1 000 with a 5 ms window: a 999-socket fan-out takes
+  8–11 ms), it costs: at 385 changes/s p99 was 80–82 ms against main's
+  36–37 ms (twice each), 5–7 % fewer deliveries per CPU-second. A viewer's
+  last frame is stamped when the flush began, so after a slow flush every
+  viewer looks idle and the next change fans out at once, doubling the
+  fan-outs. Stamping it when the host has sent the frames would fix that,
+  but the send time of a flush depends on every viewer's frames, so it must
+  be done without letting one viewer's eligibility depend on others'.
 - **W2 memory:** about 3.7 KiB per connection is the 20 subscriptions (two
   hash containers per edge), about 7.5 KiB the connection (Beast's websocket
   stream with its fixed 1.5 KiB read buffer and a timer, the write queue,
