@@ -167,6 +167,14 @@ struct Hub::Impl {
   // Until then no session can take a leading edge: the last grid flush
   // sent every connection a frame (so a busy hub walks its changes once).
   int64_t all_busy_until = std::numeric_limits<int64_t>::min();
+  // The last flush that sent frames: when it began, and when the host said
+  // its frames had left (HandleSent; until then, when it began). A slow
+  // flush's viewers count as served from the end of it, or after one longer
+  // than the window every viewer would look idle and lead at once.
+  int64_t last_flush_ms = std::numeric_limits<int64_t>::min() / 2;
+  int64_t last_flush_sent_ms = std::numeric_limits<int64_t>::min() / 2;
+  bool awaiting_sent = false;
+  bool all_busy_from_last_flush = false;
   std::vector<User*> dirty;
   // Scratch of Flush, kept so its capacity is reused.
   std::vector<User*> flushing;
@@ -860,8 +868,9 @@ struct Hub::Impl {
   // depend only on frames `s` got, i.e. on what it may see, so a hidden
   // change never moves a viewer's frame.
   bool Leads(const Session& s, int64_t now_ms) const {
-    return now_ms - s.last_bulk_ms >= config.flush_ms &&
-           now_ms >= s.held_until_ms;
+    const int64_t last =
+        s.last_bulk_ms == last_flush_ms ? last_flush_sent_ms : s.last_bulk_ms;
+    return now_ms - last >= config.flush_ms && now_ms >= s.held_until_ms;
   }
 
   // `grid`: a point of the flushMs grid, where every changed view goes out.
@@ -908,9 +917,17 @@ struct Hub::Impl {
     }
     counters.frames_out["presence_bulk"] += touched.size();
     if (grid) {
-      all_busy_until = !conns.empty() && touched.size() == conns.size()
+      all_busy_from_last_flush =
+          !conns.empty() && touched.size() == conns.size();
+      all_busy_until = all_busy_from_last_flush
                            ? now_ms + config.flush_ms
                            : std::numeric_limits<int64_t>::min();
+    }
+    if (!touched.empty()) {
+      last_flush_ms = now_ms;
+      last_flush_sent_ms = now_ms;
+      awaiting_sent = true;
+      if (!grid) all_busy_from_last_flush = false;
     }
     for (Session* s : touched) {
       s->last_bulk_ms = now_ms;
@@ -1094,6 +1111,17 @@ void Hub::HandleTimeout(int64_t now_ms) {
     m.lead_at.reset();
     if (now_ms >= m.all_busy_until) m.Flush(now_ms, /*grid=*/false);
     if (m.dirty.empty()) m.flush_at.reset();
+  }
+}
+
+void Hub::HandleSent(int64_t now_ms) {
+  Impl& m = *impl_;
+  if (!m.awaiting_sent) return;
+  m.awaiting_sent = false;
+  if (now_ms <= m.last_flush_ms) return;
+  m.last_flush_sent_ms = now_ms;
+  if (m.all_busy_from_last_flush) {
+    m.all_busy_until = now_ms + config_.flush_ms;
   }
 }
 

@@ -744,6 +744,30 @@ TEST(CoalescingRule, ChangesAfterALeadingFrameWaitForTheGridAndCollapse) {
   EXPECT_EQ(t.d.LastView(t.w, "alice")->status, kOn);
 }
 
+TEST(CoalescingRule, AFlushCountsAsDoneWhenTheHostSaysItsFramesLeft) {
+  // A flush whose sends took longer than the window: its viewer was served
+  // until the host said so, so the next change waits for the grid instead
+  // of fanning out again at once.
+  auto frames_right_after = [](bool host_reports_sent) {
+    Watched t;
+    ConnId c = t.d.Connect("alice");
+    t.d.Advance(1000);
+    const int64_t flush_ms = t.d.hub.config().flush_ms;
+    t.d.Advance(7);
+    t.d.SetStatus(c, kAway);
+    t.d.Advance(0);  // leads: the viewer was idle
+    t.d.Forget(t.w);
+    const int64_t sent = t.d.now + flush_ms + 5;  // the sends took that long
+    t.d.now = sent;
+    if (host_reports_sent) t.d.hub.HandleSent(sent);
+    t.d.SetStatus(c, kOn);
+    t.d.Advance(0);
+    return t.d.BulkCount(t.w);
+  };
+  EXPECT_EQ(frames_right_after(false), 1u);
+  EXPECT_EQ(frames_right_after(true), 0u);
+}
+
 TEST(CoalescingRule, UnderSteadyChangesAViewerGetsOneFramePerWindow) {
   HubDriver d;
   ConnId w = d.Connect("w");

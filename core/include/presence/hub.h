@@ -9,6 +9,8 @@
 //   HandlePong(conn)        liveness only (a pong or any inbound bytes)
 //   HandleClose(conn)       the socket is gone (either side closed it)
 //   HandleTimeout()         time passed; harmless to call at any time
+//   HandleSent()            optional: the frames polled so far have been
+//                           written to the sockets (see the leading edge)
 //   UpdateSettings / UpdateContacts   stored already by the host
 //   Shutdown()              stop: last seen of everyone connected = now
 //   RestoreSession(saved)   a session a clean shutdown saved (see below)
@@ -210,6 +212,11 @@ class Hub {
   void HandlePong(ConnId conn, int64_t now_ms);
   void HandleClose(ConnId conn, int64_t now_ms);
   void HandleTimeout(int64_t now_ms);
+  // The host wrote every frame polled so far to its sockets (call it after
+  // draining PollTransmit following a HandleTimeout). Optional: without it
+  // a flush counts as done when it began, and a flush that takes longer
+  // than flushMs makes every viewer look idle to the leading edge.
+  void HandleSent(int64_t now_ms);
   void UpdateSettings(std::string_view user_id, const PrivacySettings& settings,
                       int64_t now_ms);
   void UpdateContacts(std::string_view user_id,
