@@ -467,20 +467,17 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
   window now gets a change at once (the leading edge, docs/protocol.md);
   later changes in the window wait for the grid as before. Main's build
   against this one, alternated on the same generator (groups of 200, 5 ms
-  flush, \`BENCH_RT=10\`, load average 11–12): at 100 changes/s p50 / p99
-  2.8–6.6 / 7.5–8.4 ms before, 1.8 / 3.2 ms after, at the same server CPU per
-  delivery; at 500 changes/s (every viewer busy) both 3.5–3.9 / 7.2–7.7 ms.
-  With the default 50 ms window, deliveries per server CPU-second at 100 to
-  12 000 changes/s did not drop (within the ±15 % the two builds varied run
-  to run, neither ahead). **But** where one flush takes longer than the
-  window (groups of 1 000 with a 5 ms window: a 999-socket fan-out takes
-  8–11 ms), it costs: at 385 changes/s p99 was 80–82 ms against main's
-  36–37 ms (twice each), 5–7 % fewer deliveries per CPU-second. A viewer's
-  last frame is stamped when the flush began, so after a slow flush every
-  viewer looks idle and the next change fans out at once, doubling the
-  fan-outs. Stamping it when the host has sent the frames would fix that,
-  but the send time of a flush depends on every viewer's frames, so it must
-  be done without letting one viewer's eligibility depend on others'.
+  flush, \`BENCH_RT=10\`): at 100 changes/s p50 / p99 3.1 / 4.1 ms before,
+  1.0 / 1.8 ms after (load average 3), at the same server CPU per delivery;
+  at 500 changes/s (every viewer busy) both about 3 / 6–7 ms. With the
+  default 50 ms window, deliveries per server CPU-second at 100 to 12 000
+  changes/s did not drop (within the ±15 % the two builds varied run to
+  run, neither ahead). A flush that takes longer than the window (groups of
+  1 000 at 5 ms: a 999-socket fan-out takes 8–11 ms) first made every viewer
+  look idle after it, and the next change fanned out again at once (p99 80
+  against main's 36 ms at 385 changes/s); the server now tells the hub when
+  a flush's frames have left (\`Hub::HandleSent\`), and the same A/B gave
+  27–35 ms against main's 33 ms, at the same deliveries per CPU-second.
 - **W2 memory:** about 3.7 KiB per connection is the 20 subscriptions (two
   hash containers per edge), about 7.5 KiB the connection (Beast's websocket
   stream with its fixed 1.5 KiB read buffer and a timer, the write queue,
