@@ -308,6 +308,9 @@ void Server::ArmHubTimer() {
     armed_deadline_.reset();
     hub_->HandleTimeout(Now());
     Pump();
+    // Pump wrote the flush's frames (each write starts at once): the
+    // leading edge counts its viewers as served from now.
+    hub_->HandleSent(Now());
   });
 }
 

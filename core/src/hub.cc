@@ -230,6 +230,10 @@ struct Hub::Impl {
     // flush (pointers into the targets' caches, which do not change during
     // it). Kept between flushes so its capacity is reused.
     std::vector<const SharedView*> pending;
+    // Leading edge (see Flush): when this session last got a presence_bulk,
+    // and the grid point its held-back views wait for.
+    int64_t last_bulk_ms = std::numeric_limits<int64_t>::min() / 2;
+    int64_t held_until_ms = std::numeric_limits<int64_t>::min() / 2;
   };
 
   // A subscription, kept by its target in 8 bytes: the subscriber session's
@@ -317,7 +321,19 @@ struct Hub::Impl {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>,
                       std::greater<TimerEntry>>
       timers;
-  std::optional<int64_t> flush_at;
+  std::optional<int64_t> flush_at;  // the next grid point with changes
+  std::optional<int64_t> lead_at;   // a leading-edge flush is due
+  // Until then no session can take a leading edge: the last grid flush
+  // sent every connection a frame (so a busy hub walks its changes once).
+  int64_t all_busy_until = std::numeric_limits<int64_t>::min();
+  // The last flush that sent frames: when it began, and when the host said
+  // its frames had left (HandleSent; until then, when it began). A slow
+  // flush's viewers count as served from the end of it, or after one longer
+  // than the window every viewer would look idle and lead at once.
+  int64_t last_flush_ms = std::numeric_limits<int64_t>::min() / 2;
+  int64_t last_flush_sent_ms = std::numeric_limits<int64_t>::min() / 2;
+  bool awaiting_sent = false;
+  bool all_busy_from_last_flush = false;
   std::vector<User*> dirty;
   // Scratch of Flush, kept so its capacity is reused.
   std::vector<User*> flushing;
@@ -591,6 +607,11 @@ struct Hub::Impl {
       // A fixed grid: when a viewer's frame leaves depends only on when
       // something it may see changed, never on changes hidden from it.
       flush_at = (now_ms / config.flush_ms + 1) * config.flush_ms;
+    }
+    // A viewer idle for a window gets a change at once (Flush), so a
+    // flush runs at the next turn too, unless no viewer can be idle.
+    if (!lead_at && now_ms < *flush_at && now_ms >= all_busy_until) {
+      lead_at = now_ms;
     }
   }
 
@@ -1173,7 +1194,21 @@ struct Hub::Impl {
 
   // ---- the flush ----
 
-  void Flush() {
+  // Whether a leading-edge flush at `now_ms` may send `s` a frame: it got
+  // none in the last window and has no views waiting for the grid. Both
+  // depend only on frames `s` got, i.e. on what it may see, so a hidden
+  // change never moves a viewer's frame.
+  bool Leads(const Session& s, int64_t now_ms) const {
+    const int64_t last =
+        s.last_bulk_ms == last_flush_ms ? last_flush_sent_ms : s.last_bulk_ms;
+    return now_ms - last >= config.flush_ms && now_ms >= s.held_until_ms;
+  }
+
+  // `grid`: a point of the flushMs grid, where every changed view goes out.
+  // Otherwise a leading-edge flush: only viewers that Lead get theirs; the
+  // others' edges stay as they were and their targets stay dirty, so the
+  // grid flush sends them (collapsed to the latest view).
+  void Flush(int64_t now_ms, bool grid) {
     counters.flushes++;
     touched.clear();
     flushing.clear();
@@ -1186,6 +1221,7 @@ struct Hub::Impl {
       if (!u->cache_changed && !reclassify) continue;
       u->cache_changed = false;
       u->reclassify = false;
+      bool held = false;
       for (Edge& edge : u->subscribers) {
         Session* s = session_slots[edge.session()];
         // Before the connection check: a session that resumes without
@@ -1194,6 +1230,11 @@ struct Hub::Impl {
         if (!s->conn) continue;  // resumes re-subscribe and get a snapshot
         const uint32_t v = u->cache[static_cast<int>(edge.cls())];
         if (edge.delivered == v) continue;
+        if (!grid && !Leads(*s, now_ms)) {
+          s->held_until_ms = *flush_at;
+          held = true;
+          continue;
+        }
         const SharedView& current = u->views[v].view;
         const bool same = u->views[edge.delivered].view->view == current->view;
         // (Releasing the old view never moves `current`.)
@@ -1202,9 +1243,28 @@ struct Hub::Impl {
         if (s->pending.empty()) touched.push_back(s);
         s->pending.push_back(&current);
       }
+      if (held) {
+        u->dirty = true;
+        u->cache_changed = true;  // the grid flush walks it again
+        dirty.push_back(u);
+      }
     }
     counters.frames_out["presence_bulk"] += touched.size();
+    if (grid) {
+      all_busy_from_last_flush =
+          !conns.empty() && touched.size() == conns.size();
+      all_busy_until = all_busy_from_last_flush
+                           ? now_ms + config.flush_ms
+                           : std::numeric_limits<int64_t>::min();
+    }
+    if (!touched.empty()) {
+      last_flush_ms = now_ms;
+      last_flush_sent_ms = now_ms;
+      awaiting_sent = true;
+      if (!grid) all_busy_from_last_flush = false;
+    }
     for (Session* s : touched) {
+      s->last_bulk_ms = now_ms;
       SendBulk(*s->conn, s->pending);
       s->pending.clear();
       // One large flush (a big subscription list all changing) must not
@@ -1300,6 +1360,8 @@ void Hub::HandleOpen(ConnId conn, int64_t now_ms) {
   c.last_heard_ms = now_ms;
   c.last_frame_ms = now_ms;
   c.limiter = RateLimiter(config_.rate_limit, now_ms);
+  // A new connection has had no frame: it may take a leading edge.
+  m.all_busy_until = std::numeric_limits<int64_t>::min();
   m.ScheduleConnection(c);
 }
 
@@ -1388,7 +1450,23 @@ void Hub::HandleTimeout(int64_t now_ms) {
   }
   if (m.flush_at && now_ms >= *m.flush_at) {
     m.flush_at.reset();
-    m.Flush();
+    m.lead_at.reset();
+    m.Flush(now_ms, /*grid=*/true);
+  } else if (m.lead_at && now_ms >= *m.lead_at) {
+    m.lead_at.reset();
+    if (now_ms >= m.all_busy_until) m.Flush(now_ms, /*grid=*/false);
+    if (m.dirty.empty()) m.flush_at.reset();
+  }
+}
+
+void Hub::HandleSent(int64_t now_ms) {
+  Impl& m = *impl_;
+  if (!m.awaiting_sent) return;
+  m.awaiting_sent = false;
+  if (now_ms <= m.last_flush_ms) return;
+  m.last_flush_sent_ms = now_ms;
+  if (m.all_busy_from_last_flush) {
+    m.all_busy_until = now_ms + config_.flush_ms;
   }
 }
 
@@ -1551,6 +1629,7 @@ std::vector<LastSeenUpdate> Hub::PollLastSeen() {
 
 std::optional<int64_t> Hub::NextDeadline() const {
   std::optional<int64_t> at = impl_->flush_at;
+  if (impl_->lead_at && (!at || *impl_->lead_at < *at)) at = impl_->lead_at;
   if (!impl_->timers.empty()) {
     const int64_t t = impl_->timers.top().at;
     if (!at || t < *at) at = t;

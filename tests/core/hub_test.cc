@@ -662,29 +662,140 @@ TEST(CoalescingRule, ChangesOfManyUsersInOneWindowShareOneFrame) {
   EXPECT_EQ(std::get<BulkFrame>(d.inbox(w).frames[0]).updates.size(), 50u);
 }
 
-TEST(CoalescingRule, FlushesOnAFixedGridSoHiddenChangesDoNotShiftTiming) {
-  // Viewer sees bob's status but not alice's activity. A hidden change of
-  // alice just before bob's visible change must not move bob's frame.
-  auto frame_time = [](bool alice_types) {
+TEST(CoalescingRule, HiddenChangesDoNotShiftTiming) {
+  // The viewer sees bob's status but not alice's activity (contacts only),
+  // and a contact of alice sees both. Hidden changes of alice, before and
+  // between bob's visible ones (idle viewer, busy viewer, held views), must
+  // not move any of the viewer's frames.
+  auto frame_times = [](bool alice_types) {
     HubDriver d(HubConfig{}, 1'000'000);
+    d.env.store["alice"].contacts = {"c"};
     ConnId alice = d.Connect("alice");
     ConnId bob = d.Connect("bob");
     ConnId w = d.Connect("w");
+    ConnId c = d.Connect("c");
     d.Subscribe(w, {"alice", "bob"});
+    d.Subscribe(c, {"alice", "bob"});
     d.Advance(1000);
     d.Forget(w);
-    if (alice_types) d.Send(alice, ActivityFrame{Activity::Typing("x")});
-    d.Advance(20);
-    d.SetStatus(bob, kAway);
-    for (int ms = 0; ms < 200; ++ms) {
-      if (d.BulkCount(w) > 0) return d.now;
+    std::vector<int64_t> times;
+    size_t seen = 0;
+    const int64_t start = d.now;
+    for (int64_t ms = 0; ms < 400; ++ms) {
+      if (alice_types && ms % 7 == 3) {
+        d.Send(alice,
+               ActivityFrame{Activity::Typing("x" + std::to_string(ms))});
+      }
+      // Bob: alone, then in quick succession (the viewer is busy), then
+      // alone again.
+      for (auto [at, status] : {std::pair{20, kAway},
+                                {31, kOn},
+                                {90, kAway},
+                                {93, kOn},
+                                {96, kAway},
+                                {300, kOn}}) {
+        if (ms == at) d.SetStatus(bob, status);
+      }
+      d.Advance(0);
+      if (d.BulkCount(w) > seen) {
+        seen = d.BulkCount(w);
+        times.push_back(d.now - start);
+      }
       d.Advance(1);
     }
-    return int64_t{-1};
+    return times;
   };
-  const int64_t without = frame_time(false);
-  EXPECT_GT(without, 0);
-  EXPECT_EQ(frame_time(true), without);
+  const std::vector<int64_t> without = frame_times(false);
+  EXPECT_EQ(without, (std::vector<int64_t>{20, 50, 100, 300}));
+  EXPECT_EQ(frame_times(true), without);
+}
+
+TEST(CoalescingRule, AChangeReachesAViewerIdleForAWindowAtOnce) {
+  Watched t;
+  ConnId c = t.d.Connect("alice");
+  t.d.Advance(1000);
+  t.d.Forget(t.w);
+  t.d.Advance(7);  // off the grid
+  t.d.SetStatus(c, kAway);
+  t.d.Advance(0);  // the host's next turn, no time passed
+  ASSERT_EQ(t.d.BulkCount(t.w), 1u);
+  EXPECT_EQ(t.d.LastView(t.w, "alice")->status, kAway);
+}
+
+TEST(CoalescingRule, ChangesAfterALeadingFrameWaitForTheGridAndCollapse) {
+  Watched t;
+  ConnId c = t.d.Connect("alice");
+  t.d.Advance(1000);
+  t.d.Forget(t.w);
+  const int64_t flush_ms = t.d.hub.config().flush_ms;
+  t.d.Advance(7);
+  t.d.SetStatus(c, kAway);
+  t.d.Advance(0);
+  ASSERT_EQ(t.d.BulkCount(t.w), 1u);  // the leading edge
+  t.d.Advance(1);
+  t.d.SetStatus(c, kOn);
+  t.d.Advance(1);
+  t.d.SetStatus(c, kAway);
+  t.d.Advance(1);
+  t.d.SetStatus(c, kOn);
+  // Nothing more before the next grid point, then one frame with the last.
+  const int64_t grid = (t.d.now / flush_ms + 1) * flush_ms;
+  t.d.AdvanceTo(grid - 1);
+  EXPECT_EQ(t.d.BulkCount(t.w), 1u);
+  t.d.AdvanceTo(grid);
+  ASSERT_EQ(t.d.BulkCount(t.w), 2u);
+  ASSERT_EQ(t.d.ViewsOf(t.w, "alice").size(), 2u);
+  EXPECT_EQ(t.d.LastView(t.w, "alice")->status, kOn);
+}
+
+TEST(CoalescingRule, AFlushCountsAsDoneWhenTheHostSaysItsFramesLeft) {
+  // A flush whose sends took longer than the window: its viewer was served
+  // until the host said so, so the next change waits for the grid instead
+  // of fanning out again at once.
+  auto frames_right_after = [](bool host_reports_sent) {
+    Watched t;
+    ConnId c = t.d.Connect("alice");
+    t.d.Advance(1000);
+    const int64_t flush_ms = t.d.hub.config().flush_ms;
+    t.d.Advance(7);
+    t.d.SetStatus(c, kAway);
+    t.d.Advance(0);  // leads: the viewer was idle
+    t.d.Forget(t.w);
+    const int64_t sent = t.d.now + flush_ms + 5;  // the sends took that long
+    t.d.now = sent;
+    if (host_reports_sent) t.d.hub.HandleSent(sent);
+    t.d.SetStatus(c, kOn);
+    t.d.Advance(0);
+    return t.d.BulkCount(t.w);
+  };
+  EXPECT_EQ(frames_right_after(false), 1u);
+  EXPECT_EQ(frames_right_after(true), 0u);
+}
+
+TEST(CoalescingRule, UnderSteadyChangesAViewerGetsOneFramePerWindow) {
+  HubDriver d;
+  ConnId w = d.Connect("w");
+  std::vector<std::string> ids;
+  std::vector<ConnId> users;
+  for (int i = 0; i < 100; ++i) {
+    ids.push_back("u" + std::to_string(i));
+    users.push_back(d.Connect(ids.back()));
+  }
+  d.Subscribe(w, ids);
+  d.Advance(1000);
+  d.Forget(w);
+  const int64_t flush_ms = d.hub.config().flush_ms;
+  const int64_t windows = 20;
+  // One change every millisecond, round-robin over the users (each flips
+  // every 100 ms, within the rate limit).
+  for (int64_t ms = 0; ms < windows * flush_ms; ++ms) {
+    const size_t u = size_t(ms) % users.size();
+    d.SetStatus(users[u], (ms / int64_t(users.size())) % 2 == 0 ? kAway : kOn);
+    d.Advance(1);
+  }
+  // One frame per grid point (plus at most one leading frame).
+  EXPECT_GE(d.BulkCount(w), size_t(windows));
+  EXPECT_LE(d.BulkCount(w), size_t(windows + 1));
 }
 
 TEST(CoalescingRule, EachChangeIsEncodedOncePerViewerClass) {

@@ -9,6 +9,8 @@
 //   HandlePong(conn)        liveness only (a pong or any inbound bytes)
 //   HandleClose(conn)       the socket is gone (either side closed it)
 //   HandleTimeout()         time passed; harmless to call at any time
+//   HandleSent()            optional: the frames polled so far have been
+//                           written to the sockets (see the leading edge)
 //   UpdateSettings / UpdateContacts   stored already by the host
 //   Shutdown()              stop: last seen of everyone connected = now
 //   RestoreSession(saved)   a session a clean shutdown saved (see below)
@@ -46,8 +48,11 @@
 // dropped at once; timeoutMs without a frame: dropped); epochs (a session
 // resumed on a newer connection ignores the older one); leave grace with
 // resume by session id; activity TTL; per-viewer projection diff; coalesced
-// flushes on a fixed grid of flushMs (so a frame's timing depends only on
-// what that viewer may see). A change is projected once per viewer class and
+// flushes on a fixed grid of flushMs, with a leading edge: a viewer that got
+// no frame in the last flushMs and has nothing waiting gets a change at the
+// next HandleTimeout (NextDeadline is then `now`), later ones wait for the
+// grid (docs/protocol.md; either way a frame's timing depends only on what
+// that viewer may see). A change is projected once per viewer class and
 // serialized once per distinct view (classes that see the same share one
 // encoding); a viewer's bulk frame is assembled from those
 // shared pieces (a frame of one view is the shared piece itself). Each
@@ -208,6 +213,11 @@ class Hub {
   void HandlePong(ConnId conn, int64_t now_ms);
   void HandleClose(ConnId conn, int64_t now_ms);
   void HandleTimeout(int64_t now_ms);
+  // The host wrote every frame polled so far to its sockets (call it after
+  // draining PollTransmit following a HandleTimeout). Optional: without it
+  // a flush counts as done when it began, and a flush that takes longer
+  // than flushMs makes every viewer look idle to the leading edge.
+  void HandleSent(int64_t now_ms);
   void UpdateSettings(std::string_view user_id, const PrivacySettings& settings,
                       int64_t now_ms);
   void UpdateContacts(std::string_view user_id,

@@ -109,6 +109,14 @@ struct Options {
   double rate_factor = 1.5;  // w1: next step's rate
   int max_steps = 14;        // w1
   double p99_limit_ms = 50;  // w1: saturation
+  // w1: a steady-state step (half load, half the knee, --rates): after the
+  // system drained, `settle_s` at the step's rate unmeasured, then
+  // `steady_s` measured.
+  double settle_s = 3;
+  double steady_s = 5;
+  // w1: only these steady-state rates on a fresh server, no ramp (comma
+  // separated changes/s).
+  std::vector<double> rates;
   // w1, Presence: the server's --flush-ms, to split latency at its flush
   // grid (0: no split).
   int64_t server_flush_ms = 0;
@@ -295,6 +303,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // a client whose machine vanished (w5).
   void Vanish();
   void Close();
+  // Nothing queued or being written by this client.
+  bool WriteIdle() const { return queue_.empty() && !writing_; }
 
   ConnState state;
   int index;
@@ -460,6 +470,52 @@ class Bench {
       if (total_frames_ - f0 <= threshold) co_return;
     }
     fprintf(stderr, "  still receiving setup frames after %.0f s\n", limit_s);
+  }
+  // Waits until nothing is in flight: no frame has arrived for `quiet_s`
+  // and no client has anything left to write (after a saturated step the
+  // server's queues, the socket buffers and the generator's own write
+  // queues hold a backlog that would otherwise be measured as the next
+  // step's latency). At most `limit_s`; returns the seconds it took.
+  awaitable<double> Drain(double quiet_s, double limit_s) {
+    const int64_t start = NowUs();
+    const int64_t end = start + int64_t(limit_s * 1e6);
+    int64_t quiet_since = NowUs();
+    uint64_t frames = total_frames_;
+    while (NowUs() < end) {
+      co_await Sleep(0.05);
+      bool writing = false;
+      for (const auto& c : conns_) writing = writing || !c->WriteIdle();
+      if (total_frames_ != frames || writing) {
+        frames = total_frames_;
+        quiet_since = NowUs();
+      } else if (NowUs() - quiet_since >= int64_t(quiet_s * 1e6)) {
+        break;
+      }
+    }
+    if (NowUs() >= end)
+      fprintf(stderr, "  still draining after %.0f s\n", limit_s);
+    co_return double(NowUs() - start) / 1e6;
+  }
+  // One step measured in a steady state at `rate`: drain what earlier steps
+  // left in flight, run `settle_s` at this rate unmeasured (queues, TCP
+  // windows, allocator and JIT settle at this load), then measure
+  // `steady_s` seconds without a pause in between.
+  awaitable<Result> SteadyStep(double rate, int fanout, const char* what) {
+    const double drained = co_await Drain(0.3, 60);
+    co_await ChurnStep(rate, opt_.settle_s, fanout);
+    Result r = co_await ChurnStep(rate, opt_.steady_s, fanout);
+    fprintf(stderr,
+            "w1 %s: rate %.0f/s (drained %.1f s, settled %.0f s)  deliv/s "
+            "%.0f  p50 %.2f p99 %.2f max %.1f ms  ratio %.3f  server cpu "
+            "%.2f gen cpu %.2f  deliv/cpu-s %.0f  gen tick late p50/p99 "
+            "%.2f/%.2f  after flush p50/p99 %.2f/%.2f ms\n",
+            what, rate, drained, opt_.settle_s, r.deliveries_per_s, r.p50_ms,
+            r.p99_ms, r.max_ms, r.delivered_ratio,
+            r.seconds > 0 ? r.server_cpu_s / r.seconds : 0,
+            r.seconds > 0 ? r.gen_cpu_s / r.seconds : 0, r.deliveries_per_cpu_s,
+            r.tick_late_p50_ms, r.tick_late_p99_ms, r.after_flush_p50_ms,
+            r.after_flush_p99_ms);
+    co_return r;
   }
   void PrintResult(const std::map<std::string, std::string>& fields);
 
@@ -747,6 +803,38 @@ awaitable<void> Bench::W1() {
   double rss_per_conn = ready ? double(rss - rss_base_kb_) / ready : 0;
 
   int fanout = opt_.group - 1;
+  if (!opt_.rates.empty()) {
+    // Fixed rates on a fresh server (tools/bench/compare runs the half-load
+    // steps this way, after a ramp found the rates): no saturated step has
+    // run on this server or generator. A short warm-up at the lowest rate
+    // first (caches, JIT compilers, allocator pools).
+    co_await ChurnStep(std::min(opt_.start_rate, opt_.rates[0]), 2, fanout);
+    std::string list = "[";
+    for (double at : opt_.rates) {
+      Result r = co_await SteadyStep(at, fanout, "fixed rate");
+      if (list.size() > 1) list += ",";
+      list += "{\"rate\":" + Num(at, 0) +
+              ",\"deliveries_per_s\":" + Num(r.deliveries_per_s, 0) +
+              ",\"ratio\":" + Num(r.delivered_ratio, 3) +
+              ",\"p50_ms\":" + Num(r.p50_ms, 2) +
+              ",\"p99_ms\":" + Num(r.p99_ms, 2) +
+              ",\"max_ms\":" + Num(r.max_ms, 2) + ",\"server_cpu_util\":" +
+              Num(r.seconds > 0 ? r.server_cpu_s / r.seconds : 0, 2) +
+              ",\"gen_cpu_util\":" +
+              Num(r.seconds > 0 ? r.gen_cpu_s / r.seconds : 0, 2) +
+              ",\"deliveries_per_cpu_s\":" + Num(r.deliveries_per_cpu_s, 0) +
+              ",\"gen_tick_late_p99_ms\":" + Num(r.tick_late_p99_ms, 2) +
+              ",\"bytes_per_delivery\":" + Num(r.bytes_per_delivery, 1) + "}";
+    }
+    list += "]";
+    PrintResult({{"group", std::to_string(opt_.group)},
+                 {"users", std::to_string(n)},
+                 {"ready", std::to_string(ready)},
+                 {"settle_s", Num(opt_.settle_s, 1)},
+                 {"steady_s", Num(opt_.steady_s, 1)},
+                 {"steps", list}});
+    co_return;
+  }
   double rate = opt_.start_rate;
   // The ramp runs until the receivers fall behind (< 80 % of the expected
   // deliveries in a step: the system, server or generator, is saturated)
@@ -808,33 +896,19 @@ awaitable<void> Bench::W1() {
     sat_rate = opt_.start_rate;
     stop_reason = "behind at the first step (its figures)";
   }
+  // The backlog of the failed step must drain first, and the step needs a
+  // warm-up at its own rate, or the saturation before it would be measured
+  // as its latency (SteadyStep). tools/bench/compare measures both again
+  // on a fresh server (--rates).
   Result half;
-  if (sat_rate > 0) {
-    // The backlog of the failed step must drain first, or it would be
-    // measured as the half-load step's latency.
-    co_await Quiesce(60);
-    half = co_await ChurnStep(sat_rate / 2, opt_.step_s, fanout);
-    fprintf(stderr,
-            "w1 half load: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f ms  "
-            "server cpu %.2f gen cpu %.2f  gen tick late p50/p99 %.2f/%.2f  "
-            "after flush p50/p99 %.2f/%.2f ms\n",
-            sat_rate / 2, half.deliveries_per_s, half.p50_ms, half.p99_ms,
-            half.server_cpu_s / half.seconds, half.gen_cpu_s / half.seconds,
-            half.tick_late_p50_ms, half.tick_late_p99_ms,
-            half.after_flush_p50_ms, half.after_flush_p99_ms);
-  }
+  if (sat_rate > 0)
+    half = co_await SteadyStep(sat_rate / 2, fanout, "half load");
   // The issue defines saturation by latency (the rate where p99 passes the
   // limit) and asks for p99 at half of it: that is half the knee's rate,
   // which is well below half the throughput saturation above.
   Result knee_half;
   if (knee_rate > 0) {
-    co_await Quiesce(60);
-    knee_half = co_await ChurnStep(knee_rate / 2, opt_.step_s, fanout);
-    fprintf(stderr,
-            "w1 half the knee: rate %.0f/s  deliv/s %.0f  p50 %.2f p99 %.2f "
-            "ms  server cpu %.2f\n",
-            knee_rate / 2, knee_half.deliveries_per_s, knee_half.p50_ms,
-            knee_half.p99_ms, knee_half.server_cpu_s / knee_half.seconds);
+    knee_half = co_await SteadyStep(knee_rate / 2, fanout, "half the knee");
   }
   Result& best = sat;
   double best_rate = sat_rate;
@@ -851,6 +925,7 @@ awaitable<void> Bench::W1() {
         Num(best.seconds > 0 ? best.gen_cpu_s / best.seconds : 0, 2)},
        {"sat_p50_ms", Num(best.p50_ms, 2)},
        {"sat_p99_ms", Num(best.p99_ms, 2)},
+       {"half_settle_s", Num(opt_.settle_s, 1)},
        {"half_p50_ms", Num(half.p50_ms, 2)},
        {"half_p99_ms", Num(half.p99_ms, 2)},
        {"half_max_ms", Num(half.max_ms, 2)},
@@ -1480,6 +1555,7 @@ void Usage() {
           "[--victims N]\n"
           "         [--step-s S] [--start-rate R] [--rate-factor F] "
           "[--max-steps N]\n"
+          "         [--settle-s S] [--steady-s S] [--rates R,R,...]   (w1)\n"
           "         [--p99-limit-ms MS] [--idle-s S] [--typing-s S] "
           "[--detect-limit-s S]\n"
           "         [--conns-per-ip N] [--concurrency N] [--jwt-secret S] "
@@ -1544,7 +1620,20 @@ int main(int argc, char** argv) {
       o.rate_factor = std::stod(next());
     else if (a == "--max-steps")
       o.max_steps = std::stoi(next());
-    else if (a == "--p99-limit-ms")
+    else if (a == "--settle-s")
+      o.settle_s = std::stod(next());
+    else if (a == "--steady-s")
+      o.steady_s = std::stod(next());
+    else if (a == "--rates") {
+      std::string list = next();
+      for (size_t at = 0; at < list.size();) {
+        size_t comma = list.find(',', at);
+        if (comma == std::string::npos) comma = list.size();
+        if (comma > at)
+          o.rates.push_back(std::stod(list.substr(at, comma - at)));
+        at = comma + 1;
+      }
+    } else if (a == "--p99-limit-ms")
       o.p99_limit_ms = std::stod(next());
     else if (a == "--server-flush-ms")
       o.server_flush_ms = std::stoll(next());
