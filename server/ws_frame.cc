@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "presence/utf8.h"
+
 namespace presence::server {
 namespace {
 
@@ -40,36 +42,12 @@ bool IsValidUtf8(std::string_view text) {
       i += 8;
     }
     if (i >= n) break;
-    const unsigned char b = p[i];
-    if (b < 0x80) {
+    if (p[i] < 0x80) {
       ++i;
       continue;
     }
-    size_t len;
-    uint32_t cp;
-    if ((b & 0xE0) == 0xC0) {
-      len = 2;
-      cp = b & 0x1F;
-    } else if ((b & 0xF0) == 0xE0) {
-      len = 3;
-      cp = b & 0x0F;
-    } else if ((b & 0xF8) == 0xF0) {
-      len = 4;
-      cp = b & 0x07;
-    } else {
-      return false;
-    }
-    if (len > n - i) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned char c = p[i + k];
-      if ((c & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
+    const size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
     i += len;
   }
   return true;

@@ -1,6 +1,9 @@
-// The client's fast path for presence_bulk (codec.h ReadPlainBulk), in a
-// file of its own so the browser module can build it for speed and the rest
-// of the codec for size (wasm/CMakeLists.txt).
+// The fast paths for the two frames that carry many entries: the client's
+// presence_bulk (codec.h ReadPlainBulk) and the server's presence_subscribe
+// and presence_unsubscribe (ReadPlainIdList). In a file of their own so the
+// browser module can build them for speed and the rest of the codec for
+// size (wasm/CMakeLists.txt; the module never calls ReadPlainIdList, and
+// the linker drops it).
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -26,15 +29,120 @@ struct IdBytes {
 };
 constexpr IdBytes kIdBytes;
 
+// ------------------------------------------------------- plain scanner
+
+// The pieces of a one-pass reader of plain JSON (no escapes, no unknown or
+// repeated members). Each returns false for anything outside that shape:
+// the caller then falls back to the strict tree parser, which also words
+// the error.
+class PlainScanner {
+ protected:
+  explicit PlainScanner(std::string_view text) : text_(text) {}
+
+  // `"key"` then `:`, and the spaces around both.
+  bool Key(std::string_view* key) {
+    SkipSpace();
+    if (!String(key)) return false;
+    SkipSpace();
+    if (!Consume(':')) return false;
+    SkipSpace();
+    return true;
+  }
+
+  // A valid id (IsValidId) as a JSON string, read in one pass: id bytes
+  // need no escapes, so anything else (an escape included) is not plain.
+  bool Id(std::string_view* out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    const size_t end = text_.size();
+    while (pos_ < end && kIdBytes.ok[static_cast<unsigned char>(text_[pos_])]) {
+      ++pos_;
+    }
+    const size_t size = pos_ - start;
+    if (pos_ == end || text_[pos_] != '"' || size == 0 || size > kMaxIdLength) {
+      return false;
+    }
+    *out = text_.substr(start, size);
+    ++pos_;
+    return true;
+  }
+
+  // Consumes `literal` if the text goes on with it.
+  bool Literal(std::string_view literal) {
+    if (text_.size() - pos_ < literal.size()) return false;
+    for (size_t i = 0; i < literal.size(); ++i) {
+      if (text_[pos_ + i] != literal[i]) return false;
+    }
+    pos_ += literal.size();
+    return true;
+  }
+
+  // A string without escapes or control characters; its UTF-8 is checked by
+  // the caller (every string read here is compared or validated).
+  bool String(std::string_view* out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    while (pos_ < text_.size()) {
+      const auto c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        *out = text_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+      ++pos_;
+    }
+    return false;
+  }
+
+  // 0 or 1..18 digits without a leading zero: always fits int64.
+  bool Integer(int64_t* out) {
+    const size_t start = pos_;
+    int64_t value = 0;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+      value = value * 10 + (text_[pos_] - '0');
+      ++pos_;
+      if (pos_ - start > 18) return false;
+    }
+    const size_t digits = pos_ - start;
+    if (digits == 0 || (digits > 1 && text_[start] == '0')) return false;
+    if (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c == '.' || c == 'e' || c == 'E') return false;
+    }
+    *out = value;
+    return true;
+  }
+
+  void SkipSpace() {
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+      ++pos_;
+    }
+  }
+
+  bool Consume(char c) {
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
 // ------------------------------------------------------- plain bulk reader
 
 // One pass over a presence_bulk in the shape the server writes. Each method
 // returns false for anything outside that shape (the caller then falls back
 // to the strict tree parser, which also words the error), so a `true` means
 // the tree parser would have accepted the same frame with the same views.
-class PlainBulkReader {
+class PlainBulkReader : PlainScanner {
  public:
-  explicit PlainBulkReader(std::string_view text) : text_(text) {}
+  explicit PlainBulkReader(std::string_view text) : PlainScanner(text) {}
 
   bool Read(std::vector<ViewRef>* out) {
     if (text_.size() > kMaxServerFrameBytes) return false;
@@ -186,100 +294,94 @@ class PlainBulkReader {
     view->activity_text = text;
     return true;
   }
+};
 
-  // `"key"` then `:`, and the spaces around both.
-  bool Key(std::string_view* key) {
+// ------------------------------------------------------- plain id-list reader
+
+// presence_subscribe / presence_unsubscribe in the plain shape; see
+// ReadPlainIdList.
+class PlainIdListReader : PlainScanner {
+ public:
+  explicit PlainIdListReader(std::string_view text) : PlainScanner(text) {}
+
+  bool Read(IdListRef* out) {
+    if (text_.size() > kMaxFrameBytes) return false;
     SkipSpace();
-    if (!String(key)) return false;
+    if (!Consume('{')) return false;
+    bool have_type = false;
+    bool have_ids = false;
+    bool have_replace = false;
+    bool have_user = false;
     SkipSpace();
-    if (!Consume(':')) return false;
-    SkipSpace();
-    return true;
-  }
-
-  // A valid id (IsValidId) as a JSON string, read in one pass: id bytes
-  // need no escapes, so anything else (an escape included) is not plain.
-  bool Id(std::string_view* out) {
-    if (!Consume('"')) return false;
-    const size_t start = pos_;
-    const size_t end = text_.size();
-    while (pos_ < end && kIdBytes.ok[static_cast<unsigned char>(text_[pos_])]) {
-      ++pos_;
-    }
-    const size_t size = pos_ - start;
-    if (pos_ == end || text_[pos_] != '"' || size == 0 || size > kMaxIdLength) {
-      return false;
-    }
-    *out = text_.substr(start, size);
-    ++pos_;
-    return true;
-  }
-
-  // Consumes `literal` if the text goes on with it.
-  bool Literal(std::string_view literal) {
-    if (text_.size() - pos_ < literal.size()) return false;
-    for (size_t i = 0; i < literal.size(); ++i) {
-      if (text_[pos_ + i] != literal[i]) return false;
-    }
-    pos_ += literal.size();
-    return true;
-  }
-
-  // A string without escapes or control characters; its UTF-8 is checked by
-  // the caller (every string read here is compared or validated).
-  bool String(std::string_view* out) {
-    if (!Consume('"')) return false;
-    const size_t start = pos_;
-    while (pos_ < text_.size()) {
-      const auto c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') {
-        *out = text_.substr(start, pos_ - start);
-        ++pos_;
-        return true;
+    if (Consume('}')) return false;  // no type
+    do {
+      std::string_view key;
+      if (!Key(&key)) return false;
+      if (key == "type" && !have_type) {
+        std::string_view type;
+        if (!String(&type)) return false;
+        if (type == "presence_subscribe") {
+          out->unsubscribe = false;
+        } else if (type == "presence_unsubscribe") {
+          out->unsubscribe = true;
+        } else {
+          return false;
+        }
+        have_type = true;
+      } else if (key == "userIds" && !have_ids) {
+        if (!Ids(&out->user_ids)) return false;
+        have_ids = true;
+      } else if (key == "replace" && !have_replace) {
+        if (!Bool(&out->replace)) return false;
+        have_replace = true;
+      } else if (key == "userId" && !have_user) {
+        std::string_view id;
+        if (!String(&id) || !IsValidId(id)) return false;
+        out->user_id = id;
+        have_user = true;
+      } else {
+        return false;  // unknown or repeated: the tree parser decides
       }
-      if (c == '\\' || c < 0x20) return false;
-      ++pos_;
-    }
-    return false;
-  }
-
-  // 0 or 1..18 digits without a leading zero: always fits int64.
-  bool Integer(int64_t* out) {
-    const size_t start = pos_;
-    int64_t value = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
-      value = value * 10 + (text_[pos_] - '0');
-      ++pos_;
-      if (pos_ - start > 18) return false;
-    }
-    const size_t digits = pos_ - start;
-    if (digits == 0 || (digits > 1 && text_[start] == '0')) return false;
-    if (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c == '.' || c == 'e' || c == 'E') return false;
-    }
-    *out = value;
+      SkipSpace();
+    } while (Consume(','));
+    if (!Consume('}') || !have_type || !have_ids) return false;
+    SkipSpace();
+    if (pos_ != text_.size()) return false;
+    // An unsubscribe has no replace: the member is an ignored extra there.
+    if (out->unsubscribe) out->replace = false;
     return true;
   }
 
-  void SkipSpace() {
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
-      ++pos_;
-    }
+ private:
+  bool Ids(std::vector<std::string_view>* out) {
+    if (!Consume('[')) return false;
+    SkipSpace();
+    if (Consume(']')) return true;
+    do {
+      SkipSpace();
+      std::string_view id;
+      if (!String(&id) || !IsValidId(id)) return false;
+      if (out->size() == kMaxIdsPerFrame) return false;
+      out->push_back(id);
+      SkipSpace();
+    } while (Consume(','));
+    return Consume(']');
   }
 
-  bool Consume(char c) {
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
+  bool Bool(bool* out) {
+    const std::string_view rest = text_.substr(pos_);
+    if (rest.starts_with("true")) {
+      pos_ += 4;
+      *out = true;
+      return true;
+    }
+    if (rest.starts_with("false")) {
+      pos_ += 5;
+      *out = false;
       return true;
     }
     return false;
   }
-
-  std::string_view text_;
-  size_t pos_ = 0;
 };
 
 }  // namespace
@@ -312,6 +414,18 @@ bool ReadPlainBulk(std::string_view text, std::vector<ViewRef>* out) {
   out->clear();
   if (PlainBulkReader(text).Read(out)) return true;
   out->clear();
+  return false;
+}
+
+bool ReadPlainIdList(std::string_view text, IdListRef* out) {
+  out->unsubscribe = false;
+  out->replace = false;
+  out->user_id.reset();
+  out->user_ids.clear();
+  if (PlainIdListReader(text).Read(out)) return true;
+  out->user_ids.clear();
+  out->user_id.reset();
+  out->replace = false;
   return false;
 }
 

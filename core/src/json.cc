@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-#include "utf8.h"
+#include "presence/utf8.h"
 
 namespace presence {
 

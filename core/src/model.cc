@@ -1,6 +1,6 @@
 #include "presence/model.h"
 
-#include "utf8.h"
+#include "presence/utf8.h"
 
 namespace presence {
 

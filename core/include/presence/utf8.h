@@ -1,8 +1,9 @@
-// UTF-8 well-formedness, shared by the model's text check and the codec's
-// writer. Internal to the core.
+// UTF-8 well-formedness (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF), shared by the model's text check, the codec's writer and
+// the server's WebSocket layer (text messages must be valid UTF-8).
 
-#ifndef PRESENCE_CORE_SRC_UTF8_H_
-#define PRESENCE_CORE_SRC_UTF8_H_
+#ifndef PRESENCE_UTF8_H_
+#define PRESENCE_UTF8_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -44,4 +45,4 @@ inline size_t Utf8SequenceLength(std::string_view text, size_t i) {
 
 }  // namespace presence
 
-#endif  // PRESENCE_CORE_SRC_UTF8_H_
+#endif  // PRESENCE_UTF8_H_
