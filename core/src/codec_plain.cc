@@ -100,9 +100,11 @@ class PlainScanner {
     const size_t start = pos_;
     int64_t value = 0;
     while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+      // A 19th digit is not plain; checked before it is added, as 18 nines
+      // times ten is past int64 (the fuzzer found that overflow).
+      if (pos_ - start == 18) return false;
       value = value * 10 + (text_[pos_] - '0');
       ++pos_;
-      if (pos_ - start > 18) return false;
     }
     const size_t digits = pos_ - start;
     if (digits == 0 || (digits > 1 && text_[start] == '0')) return false;

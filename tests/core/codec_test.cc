@@ -1232,6 +1232,8 @@ TEST(PlainBulkReaderTest, LeavesEveryOtherShapeToTheTreeParser) {
           R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":1e3}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":01}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":9223372036854775807}]})",
+          // 19 digits past int64: refused before the overflow (UBSan).
+          R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":9999999999999999999}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","userId":"b"}]})",
           R"({"type":"presence_bulk","type":"presence_bulk","updates":[]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","mood":"ok"}]})",
