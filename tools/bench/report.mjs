@@ -482,31 +482,46 @@ without arguments lists them); \`BENCH_PRESENCE_FLAGS\` adds server flags.
   against main's 36 ms at 385 changes/s); the server now tells the hub when
   a flush's frames have left (\`Hub::HandleSent\`), and the same A/B gave
   27–35 ms against main's 33 ms, at the same deliveries per CPU-second.
-- **W2 memory:** about 3.7 KiB per connection is the 20 subscriptions (two
-  hash containers per edge), about 7.5 KiB the connection (Beast's websocket
-  stream with its fixed 1.5 KiB read buffer and a timer, the write queue,
-  malloc overhead). ⅓ of the relay is 2.4 KiB, which would take a smaller
-  WebSocket layer and compact subscription storage.
-- **W3:** about a quarter of the server's CPU is the kernel; in the binary,
-  the per-subscription hash inserts and the users-map lookups (cache
-  misses) lead after the JSON parse of the 500-id frame.
-- **W6:** the new server spends about 250–370 µs of CPU per reconnect
-  (accept, HTTP upgrade, auth, resume, re-subscribe with its snapshot),
-  so 10 000 reconnects take 2.5–3.7 CPU-s on its one thread. By the
-  profile of a storm (perf, 10 000 clients): accepting and reading the
-  HTTP upgrade about a quarter, creating Beast's websocket stream and
-  writing its handshake another quarter (its allocation alone ~10 %),
-  the hub's auth, resume and re-subscribe ~15 %, writing the welcome and
-  snapshot frames (the kernel's loopback path) ~20 %; page faults of the
-  fresh process's growing heap show up in all of them (~10 %). Before the
-  first reconnect: the old process saves 10 000 sessions and last seen in
-  ~0.1 s, writes its 10 000 close frames (~13 µs each) and exits without
-  waiting for answers; the new one listens ~15 ms after its start and
-  restores the sessions in ~0.1 s (a third of it loading the users from
-  SQLite), connects waiting in the listen queue meanwhile.
-- **Client:** the bulk reader no longer builds a tree or allocates; what is
-  left is building a JS view object per change and the garbage it makes,
-  and two hash lookups per change.
+- **W2 memory:** 3.2 KiB per connection, from 10.3 KiB at the previous
+  run: the frames of an upgraded socket are our own lean RFC 6455 layer
+  (\`server/ws_frame\`, docs/operations.md) instead of Beast's
+  \`websocket::stream\` (over 2 KiB each, with a fixed 1.5 KiB read
+  buffer), reads go into one buffer the server shares, and a subscription
+  costs 24 bytes (43 with its share of the cached views;
+  \`build/native/hub-memory\` measures it). What is left is mostly the
+  hub's state per connection and per user before any subscription (about
+  1.1 KiB: a cluster-only record per user even on one node, a second copy
+  of the id, a contacts set, timer entries), the session object (about
+  350 B) and Asio's per-socket state. ⅓ of the relay is 2.5 KiB. Idle CPU
+  is higher than the relay's: the server pings every 5 s (W5's 10 s
+  detection), and each wait for readability costs an \`epoll_ctl\` in
+  Asio 1.74.
+- **W3:** subscribe and unsubscribe frames are read in place
+  (\`ReadPlainIdList\`, the strict parser as fallback, the fuzzer checks
+  they agree), users and sessions live in dense slots and an edge is 8
+  bytes in a vector per target; not profiled again after that.
+- **W6:** the new server's CPU for the whole storm is now about 2 s
+  (about 200 µs per reconnect: accept, HTTP upgrade, JWT check, resume,
+  re-subscribe, snapshot; Beast's websocket stream, a quarter of it
+  before, is gone, and the JWT check takes 2 µs instead of 8), yet the
+  storm converges after about 4 s: the server is idle for part of it.
+  The likely cause is the listen queue: 10 000 connects within a second
+  overflow it (\`net.core.somaxconn\` 4096 and \`tcp_max_syn_backlog\` 2048
+  here; the machine's \`TcpExtListenOverflows\` counter grows during
+  these runs, not yet tied to this one), and a dropped SYN is sent again
+  by the client's kernel after 1 s, then 3 s. Before the first reconnect:
+  the old process saves 10 000 sessions and last seen in ~0.1 s, writes
+  its 10 000 close frames and exits without waiting for answers; the new
+  one restores the sessions in ~0.1 s, connects waiting in the listen
+  queue meanwhile.
+- **Client:** 1.4–2.0× the seed's time per frame, from 2.1–6.0×: changes
+  cross as 16-byte records keyed by a small per-user key (no id string per
+  change), the session's index is an open-addressing table, and ASCII
+  frames are copied by a JS loop (Chromium's \`encodeInto\` was 4× slower).
+  What is left is one frozen view object per change (the store's
+  contract), a \`Map.get\` and a \`Map.set\` in the store, and their
+  garbage; reading the frame in WASM costs about what V8's \`JSON.parse\`
+  does.
 - W2 ran ${get('w2', 'presence')?.conns ?? 'fewer than 20 000'} connections, not 20 000: the container's open-file limit.
 ${rows.some((r) => r.label === 'w6') ? '' : '- **W6** was not part of this run.\n'}${cl ? '' : '- The **client bench** was not part of this run.\n'}- Optional Hocuspocus 4 peer: not built.
 `;
