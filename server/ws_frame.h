@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 
+#include "presence/utf8.h"
+
 namespace presence::server {
 
 enum class WsOpcode : uint8_t {
@@ -128,8 +130,9 @@ size_t EncodeWsFrameHeader(WsOpcode opcode, uint64_t payload_size,
 // 125 bytes without splitting a UTF-8 sequence. Code 0: empty payload.
 std::string WsClosePayload(int code, std::string_view reason);
 
-// True if `text` is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF).
-bool IsValidUtf8(std::string_view text);
+// Text messages are checked with presence::IsValidUtf8 (presence/utf8.h),
+// the core's check of every text.
+using presence::IsValidUtf8;
 
 }  // namespace presence::server
 

@@ -107,17 +107,7 @@ bool IsValidId(std::string_view id) {
 }
 
 bool IsValidText(std::string_view text) {
-  if (text.size() > kMaxTextLength) return false;
-  for (size_t i = 0; i < text.size();) {
-    if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const size_t len = Utf8SequenceLength(text, i);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
+  return text.size() <= kMaxTextLength && IsValidUtf8(text);
 }
 
 }  // namespace presence
