@@ -363,7 +363,10 @@ describe('coalescing (flushMs 250)', () => {
   before(async () => { slow = await startServer({ flushMs: 250 }); });
   after(async () => { await slow?.stop(); });
 
-  test('ten status flips inside one flush window reach a subscriber as ONE frame with the last status', async () => {
+  // The leading edge (docs/protocol.md) may send the first flip at once when
+  // the server reads it in a turn of its own; the rest collapse at the grid
+  // (into two frames if they straddle a grid point on a loaded machine).
+  test('ten status flips sent at once reach a subscriber coalesced, ending with the last status', async () => {
     const t = uid('t');
     const tc = await connect(slow, t);
     const w = await connect(slow, uid('w'));
@@ -377,8 +380,9 @@ describe('coalescing (flushMs 250)', () => {
       assertView(v, { userId: t, status: 'away', device: 'web' }, 'the last status');
       await sleep(700);
       const frames = w.frames.slice(m);
-      assert.equal(frames.length, 1, `one frame, got ${w.raw.slice(m).join(' | ')}`);
-      assert.equal(frames[0].updates.length, 1, 'one View for one user');
+      assert.ok(frames.length <= 3, `a leading frame and at most two grid frames, got ${w.raw.slice(m).join(' | ')}`);
+      for (const f of frames) assert.equal(f.updates.length, 1, 'one View for one user');
+      assert.equal(frames.at(-1).updates[0].status, 'away', 'the last frame holds the last status');
     } finally { await closeAll([tc, w]); }
   });
 
