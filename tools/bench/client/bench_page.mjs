@@ -52,9 +52,21 @@ function frame(ids, round) {
   });
 }
 
+// `fresh` frames: every user offline with a last seen new to it in each of
+// three frames in turn, so no View is ever one the user had just before
+// (the client reuses a user's previous View object when a change goes back
+// to it, as the default frames' flips always do).
+function freshFrame(ids, round) {
+  const lastSeen = 1733600000000 + 1000 * round;
+  return JSON.stringify({
+    type: 'presence_bulk',
+    updates: ids.map((userId) => ({ userId, status: 'offline', lastSeen, device: 'web' })),
+  });
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-window.runBench = async (sizes) => {
+window.runBench = async (sizes, fresh = false) => {
   const core = await createCore();
   // Every call into the WASM session is counted in an untimed pass of the
   // same frames (a counting wrapper around each method would add its own
@@ -79,7 +91,7 @@ window.runBench = async (sizes) => {
   for (const n of sizes) {
     const ids = Array.from({ length: n }, (_, i) => `u${i}`);
     // Frames alternate every user's status, so each frame changes all.
-    const frames = [frame(ids, 0), frame(ids, 1)];
+    const frames = fresh ? [0, 1, 2].map((r) => freshFrame(ids, r)) : [frame(ids, 0), frame(ids, 1)];
     // Frames are timed in batches of about 2 ms (performance.now() is
     // coarsened to 0.1 ms in Chromium), WASM and seed batches alternating
     // so both see the same machine; the result is the median batch.
@@ -109,7 +121,7 @@ window.runBench = async (sizes) => {
     const wasmBatch = () => {
       const t0 = performance.now();
       for (let b = 0; b < perBatch; b++, round++) {
-        ws.onmessage({ data: frames[round % 2] });
+        ws.onmessage({ data: frames[round % frames.length] });
         let seen = 0;
         for (const id of ids) if (client.getPresence(id).status !== 'unknown') seen++;
         if (seen !== n) throw new Error(`wasm client shows ${seen} of ${n}`);
@@ -120,7 +132,7 @@ window.runBench = async (sizes) => {
     counting(true);
     for (let i = 0; i < Math.min(perBatch, 20); i++, round++) {
       const c0 = calls;
-      ws.onmessage({ data: frames[round % 2] });
+      ws.onmessage({ data: frames[round % frames.length] });
       for (const id of ids) client.getPresence(id);
       callCounts.push(calls - c0);
     }
@@ -129,7 +141,7 @@ window.runBench = async (sizes) => {
     const jsBatch = () => {
       const t0 = performance.now();
       for (let b = 0; b < perBatch; b++, jsRound++) {
-        onmessage({ data: frames[jsRound % 2] });
+        onmessage({ data: frames[jsRound % frames.length] });
         let seen = 0;
         for (const id of ids) if (manager.getPresence(id)?.status) seen++;
         if (seen !== n) throw new Error(`seed shows ${seen} of ${n}`);

@@ -101,7 +101,9 @@ try {
     await cdp.send('Profiler.setSamplingInterval', { interval: 50 });
     await cdp.send('Profiler.start');
   }
-  const results = await page.evaluate((s) => window.runBench(s), sizes);
+  // BENCH_CLIENT_FRESH=1: frames whose Views are all new (bench_page.mjs).
+  const fresh = process.env.BENCH_CLIENT_FRESH === '1';
+  const results = await page.evaluate(([s, f]) => window.runBench(s, f), [sizes, fresh]);
   if (cdp) {
     const { profile } = await cdp.send('Profiler.stop');
     writeFileSync(profileFile, JSON.stringify(profile));
@@ -112,7 +114,7 @@ try {
   }
   const size = clientSize();
   console.error(`client size: ${size.files.map((f) => `${f.file} ${f.gzip} B`).join(', ')}; total ${size.total_gzip} B gzipped`);
-  console.log(JSON.stringify({ system: 'client', workload: 'client', chromium: browser.version(), results, size }));
+  console.log(JSON.stringify({ system: 'client', workload: fresh ? 'client_fresh' : 'client', chromium: browser.version(), results, size }));
 } catch (e) {
   console.error('client bench failed:', e.message);
   code = 1;
