@@ -180,9 +180,14 @@ export default async function createPresenceCore(options = {}) {
           view = k.was[key];
         } else if (sig === k.nowSig[key]) {
           view = k.now[key];
-        } else if (status && device && lastSeen !== lastSeen) {
-          // One literal per common shape, so views share their hidden class.
-          view = Object.freeze({ userId: k.ids[key], status: STATUS[status], device: DEVICE[device] });
+        } else if (status && device) {
+          // One literal per common shape (online or away; offline with a
+          // last seen), so views share their hidden class.
+          view = Object.freeze(
+            lastSeen !== lastSeen
+              ? { userId: k.ids[key], status: STATUS[status], device: DEVICE[device] }
+              : { userId: k.ids[key], status: STATUS[status], lastSeen, device: DEVICE[device] },
+          );
         } else {
           view = { userId: k.ids[key] };
           if (status) view.status = STATUS[status];
