@@ -136,8 +136,14 @@ export default async function createPresenceCore(options = {}) {
   const shared = w.pc_out_new();
 
   // The binary changes of pc_poll_changes (bindings.cc WriteChanges).
-  // `keys`: the session's id per key, learnt from records with a new key.
-  const readChanges = (out, keys) => {
+  // `k`: the session's state per key (a small number the core gives each
+  // subscribed user): `ids`, learnt from records with a new key, and the
+  // user's current View and the one before it (`now`, `was`), each with
+  // its signature (`nowSig`, `wasSig`: status, device and last seen in one
+  // number; NaN for a View not to be reused). A change back to the View
+  // before (a status that flips online, away, online...) gives that same
+  // frozen object again instead of a new one: no allocation, no freeze.
+  const readChanges = (out, k) => {
     const base = u32[out >> 2];
     const q = base >> 2;
     const nChanged = u32[q];
@@ -153,23 +159,48 @@ export default async function createPresenceCore(options = {}) {
     for (let i = 0, r = base + 16; i < nChanged; i++, r += 16) {
       const flags = u8[r + 14];
       const key = u32[(r >> 2) + 2];
-      if (flags & 2) keys[key] = ids[nextId++];
-      if (flags & 1) {
-        changed[i] = withActivity[nextJson++];
-        continue;
+      if (flags & 2) {
+        // A key new to its user (or given to another user): forget the old.
+        k.ids[key] = ids[nextId++];
+        k.nowSig[key] = k.wasSig[key] = NaN;
       }
-      const status = u8[r + 12];
-      const device = u8[r + 13];
-      const lastSeen = f64[r >> 3];
-      // One literal per common shape, so views share their hidden class.
       let view;
-      if (status && device && lastSeen !== lastSeen) {
-        view = { userId: keys[key], status: STATUS[status], device: DEVICE[device] };
+      let sig = NaN;
+      if (flags & 1) {
+        view = withActivity[nextJson++];
+        if (view.activity) Object.freeze(view.activity);
+        Object.freeze(view);
       } else {
-        view = { userId: keys[key] };
-        if (status) view.status = STATUS[status];
-        if (lastSeen === lastSeen) view.lastSeen = lastSeen;
-        if (device) view.device = DEVICE[device];
+        const status = u8[r + 12];
+        const device = u8[r + 13];
+        const lastSeen = f64[r >> 3];
+        // Exact while last seen < 2^48 (year 10889); past that, never reused.
+        sig = lastSeen !== lastSeen ? -1 - status - 4 * device : lastSeen >= 0 && lastSeen < 2 ** 48 ? 16 * lastSeen + status + 4 * device : NaN;
+        if (sig === k.wasSig[key]) {
+          view = k.was[key];
+        } else if (sig === k.nowSig[key]) {
+          view = k.now[key];
+        } else if (status && device) {
+          // One literal per common shape (online or away; offline with a
+          // last seen), so views share their hidden class.
+          view = Object.freeze(
+            lastSeen !== lastSeen
+              ? { userId: k.ids[key], status: STATUS[status], device: DEVICE[device] }
+              : { userId: k.ids[key], status: STATUS[status], lastSeen, device: DEVICE[device] },
+          );
+        } else {
+          view = { userId: k.ids[key] };
+          if (status) view.status = STATUS[status];
+          if (lastSeen === lastSeen) view.lastSeen = lastSeen;
+          if (device) view.device = DEVICE[device];
+          Object.freeze(view);
+        }
+      }
+      if (view !== k.now[key]) {
+        k.was[key] = k.now[key];
+        k.wasSig[key] = k.nowSig[key];
+        k.now[key] = view;
+        k.nowSig[key] = sig;
       }
       changed[i] = view;
     }
@@ -184,7 +215,7 @@ export default async function createPresenceCore(options = {}) {
 
   class ClientSession {
     #h;
-    #keys = [];
+    #keys = { ids: [], now: [], was: [], nowSig: [], wasSig: [] };
     constructor(handle) {
       this.#h = handle;
     }
@@ -295,7 +326,11 @@ export default async function createPresenceCore(options = {}) {
       }
       return frames;
     }
-    /** {changed: [View], removed: [id]} since the last poll (drains). */
+    /**
+     * {changed: [View], removed: [id]} since the last poll (drains). Views
+     * are frozen; one may be an object this poll gave before for the same
+     * user with the same fields.
+     */
     pollChanges() {
       w.pc_poll_changes(this.#s);
       return readChanges(this.#h, this.#keys);

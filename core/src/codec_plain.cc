@@ -218,11 +218,13 @@ class PlainBulkReader : PlainScanner {
       if (bit == 1) {
         if (!Id(&view->user_id)) return false;
       } else if (bit == 2) {
-        // The server's own spelling first, without a string compare.
+        // The server's own spellings first, without a string compare.
         if (Literal("\"online\"")) {
           view->status = Status::kOnline;
         } else if (Literal("\"away\"")) {
           view->status = Status::kAway;
+        } else if (Literal("\"offline\"")) {
+          view->status = Status::kOffline;
         } else if (!String(&value) || !(view->status = ParseStatus(value))) {
           return false;
         }
@@ -233,6 +235,10 @@ class PlainBulkReader : PlainScanner {
       } else if (bit == 8) {
         if (Literal("\"web\"")) {
           view->device = Device::kWeb;
+        } else if (Literal("\"mobile\"")) {
+          view->device = Device::kMobile;
+        } else if (Literal("\"desktop\"")) {
+          view->device = Device::kDesktop;
         } else if (!String(&value) || !(view->device = ParseDevice(value))) {
           return false;
         }

@@ -1202,6 +1202,20 @@ TEST(PlainBulkReaderTest, ReadsWhatTheServerWrites) {
       R"({"type":"presence_bulk","updates":[{"userId":"a","activity":{"page":"café ü","type":"viewing"}}]})");
 }
 
+// Each status and device the server writes is matched in place; the tree
+// parser must read the same.
+TEST(PlainBulkReaderTest, ReadsEveryStatusAndDevice) {
+  for (std::string_view status : {"online", "away", "offline"}) {
+    for (std::string_view device : {"web", "mobile", "desktop"}) {
+      ExpectPlainMatchesTree(
+          std::string(
+              R"({"type":"presence_bulk","updates":[{"userId":"a","status":")") +
+          std::string(status) + R"(","lastSeen":1700000000000,"device":")" +
+          std::string(device) + R"("}]})");
+    }
+  }
+}
+
 TEST(PlainBulkReaderTest, WhatTheServerWritesRoundTrips) {
   BulkFrame bulk;
   View a{"alice", Status::kAway, 1700000000000, Device::kDesktop,
@@ -1226,6 +1240,9 @@ TEST(PlainBulkReaderTest, LeavesEveryOtherShapeToTheTreeParser) {
           R"({"type":"presence_bulk","updates":[{"status":"online"}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a b"}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","status":"gone"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","status":"offlinex"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","device":"desktops"}]})",
+          R"({"type":"presence_bulk","updates":[{"userId":"a","device":"mobil"}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","status":null}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":-1}]})",
           R"({"type":"presence_bulk","updates":[{"userId":"a","lastSeen":1.0}]})",

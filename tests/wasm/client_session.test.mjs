@@ -227,6 +227,66 @@ test('subscribed => unsubscribe => view reported removed', () => {
   s.delete();
 });
 
+test('pollChanges => frozen Views; a View back to the one before is that same object; never another user\'s', () => {
+  const s = connect(newSession(), T0);
+  s.subscribe(['bob', 'carol'], T0);
+  sent(s);
+  const bulk = (...updates) => s.handleMessage(JSON.stringify({ type: 'presence_bulk', updates }), T0);
+  const viewOf = (id) => s.pollChanges().changed.find((v) => v.userId === id);
+
+  bulk({ userId: 'bob', status: 'online', device: 'web' }, { userId: 'carol', status: 'online', device: 'web' });
+  const { changed } = s.pollChanges();
+  const [bobOnline, carolOnline] = changed;
+  assert.deepEqual(changed, [
+    { userId: 'bob', status: 'online', device: 'web' },
+    { userId: 'carol', status: 'online', device: 'web' },
+  ]);
+  assert.ok(Object.isFrozen(bobOnline) && Object.isFrozen(carolOnline));
+  assert.notEqual(bobOnline, carolOnline, 'the same fields of two users are two objects');
+
+  bulk({ userId: 'bob', status: 'away', device: 'web' });
+  const bobAway = viewOf('bob');
+  assert.deepEqual(bobAway, { userId: 'bob', status: 'away', device: 'web' });
+  assert.ok(Object.isFrozen(bobAway));
+  // Back and forth: the two objects again, no new one per change.
+  bulk({ userId: 'bob', status: 'online', device: 'web' });
+  assert.equal(viewOf('bob'), bobOnline);
+  bulk({ userId: 'bob', status: 'away', device: 'web' });
+  assert.equal(viewOf('bob'), bobAway);
+
+  // A third View pushes the first out: online is a new object now.
+  bulk({ userId: 'bob', status: 'offline', lastSeen: T0 - 5000, device: 'web' });
+  const bobOffline = viewOf('bob');
+  assert.deepEqual(bobOffline, { userId: 'bob', status: 'offline', lastSeen: T0 - 5000, device: 'web' });
+  bulk({ userId: 'bob', status: 'online', device: 'web' });
+  const bobOnlineAgain = viewOf('bob');
+  assert.notEqual(bobOnlineAgain, bobOnline);
+  assert.deepEqual(bobOnlineAgain, bobOnline);
+  // Another last seen is another View.
+  bulk({ userId: 'bob', status: 'offline', lastSeen: T0 - 4000, device: 'web' });
+  const bobLater = viewOf('bob');
+  assert.notEqual(bobLater, bobOffline);
+  assert.equal(bobLater.lastSeen, T0 - 4000);
+
+  // A View with an activity is fresh and frozen, activity and all.
+  bulk({ userId: 'carol', status: 'online', device: 'web', activity: { type: 'typing', conversationId: 'c1' } });
+  const typing = viewOf('carol');
+  assert.ok(Object.isFrozen(typing) && Object.isFrozen(typing.activity));
+  bulk({ userId: 'carol', status: 'online', device: 'web' });
+  assert.equal(viewOf('carol'), carolOnline);
+
+  // carol's key goes to dave: dave never gets one of carol's objects.
+  s.unsubscribe(['carol'], T0);
+  assert.deepEqual(s.pollChanges(), { changed: [], removed: ['carol'] });
+  s.subscribe(['dave'], T0);
+  sent(s);
+  bulk({ userId: 'dave', status: 'online', device: 'web' });
+  const dave = viewOf('dave');
+  assert.deepEqual(dave, { userId: 'dave', status: 'online', device: 'web' });
+  assert.notEqual(dave, carolOnline);
+  s.delete();
+});
+
 test('server error frame => lastErrorJson; 4409 close => idle, no reconnect', () => {
   const s = connect(newSession(), T0);
   const error = { type: 'error', code: 'rate_limited', message: 'slow down' };

@@ -56,7 +56,12 @@ export interface PresenceStore {
 }
 
 export interface WritableStore extends PresenceStore {
-  /** `owned`: the change objects are fresh and nobody else's; they are frozen in place. */
+  /**
+   * `owned`: the Views are frozen and final, as the WASM module's
+   * `pollChanges` gives them (the client passes its own): one with a status
+   * and no activity is kept as the very object given (no copy, no freeze, no
+   * compare with the View held); others are copied and frozen as without it.
+   */
   apply(changes: { changed?: readonly object[]; removed?: readonly string[] } | null, connectionState?: ConnectionState, owned?: boolean): boolean;
   /** The connection state, without making a snapshot. */
   connectionState(): ConnectionState;

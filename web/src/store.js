@@ -49,13 +49,6 @@ export function normalizeView(raw) {
   return Object.freeze(view);
 }
 
-// The same for a View nobody else holds (fresh from the core): made the
-// app's View in place, without a copy.
-function adoptView(raw) {
-  if (raw.status === undefined || raw.activity !== undefined) return normalizeView(raw);
-  return Object.freeze(raw);
-}
-
 function sameActivity(a, b) {
   if (a === b) return true;
   if (!a || !b || a.type !== b.type) return false;
@@ -129,8 +122,10 @@ export function createStore(initialState = 'idle') {
     },
     /**
      * Applies `{changed:[View], removed:[id]}` and/or a connection state;
-     * notifies only on change. `owned`: the Views are fresh objects nobody
-     * else holds (the client's, from the core), frozen in place.
+     * notifies only on change. `owned`: the Views are frozen and final, as
+     * the module's pollChanges gives them (the client's): one with a status
+     * and no activity is kept as it is, with no copy, no freeze and no
+     * compare (the core reports only Views that changed).
      */
     apply(changes, connectionState = connection, owned = false) {
       // The ids are listed only for per-user listeners; else a count does.
@@ -139,12 +134,14 @@ export function createStore(initialState = 'idle') {
       const changed = changes?.changed;
       if (changed) {
         for (let i = 0; i < changed.length; i++) {
-          const view = owned ? adoptView(changed[i]) : normalizeView(changed[i]);
-          const id = view.userId;
-          if (sameView(views.get(id), view)) continue;
-          views.set(id, view);
+          let view = changed[i];
+          if (!owned || view.status === undefined || view.activity !== undefined) {
+            view = normalizeView(view);
+            if (sameView(views.get(view.userId), view)) continue;
+          }
+          views.set(view.userId, view);
           count++;
-          if (changedIds) changedIds.push(id);
+          if (changedIds) changedIds.push(view.userId);
         }
       }
       for (const id of changes?.removed ?? []) {

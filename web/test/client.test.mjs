@@ -152,6 +152,88 @@ test('store: apply without change keeps the snapshot; removed ids drop', () => {
   store.apply({ changed: [], removed: ['x'] });
   assert.equal(store.getSnapshot().has('x'), false);
   assert.equal(store.getView('x').status, 'unknown');
+  // Owned Views (the module's, frozen) are kept as the very objects;
+  // others are frozen copies.
+  const mine = Object.freeze({ userId: 'y', status: 'online' });
+  store.apply({ changed: [mine] }, 'idle', true);
+  assert.equal(store.getView('y'), mine);
+  const theirs = { userId: 'z', status: 'away' };
+  store.apply({ changed: [theirs] });
+  assert.notEqual(store.getView('z'), theirs);
+  assert.ok(Object.isFrozen(store.getView('z')));
+  assert.deepEqual(store.getView('z'), theirs);
+  const hidden = Object.freeze({ userId: 'w' });
+  store.apply({ changed: [hidden] }, 'idle', true);
+  assert.deepEqual(store.getView('w'), { userId: 'w', status: 'unknown' });
+});
+
+// A socket the test plays the server on (the bench's stand-in).
+class FakeSocket {
+  static last = null;
+  constructor() {
+    FakeSocket.last = this;
+    this.readyState = 0;
+    this.sent = [];
+    setTimeout(() => {
+      this.readyState = 1;
+      this.onopen?.();
+    }, 0);
+  }
+  send(data) {
+    this.sent.push(data);
+  }
+  close() {
+    this.readyState = 3;
+  }
+}
+
+test('views as hooks read them: a new frozen object when a user\'s View changes, the same one when it does not', async () => {
+  const c = createPresenceClient({ url: 'ws://test.invalid/ws', token: 't', core, WebSocket: FakeSocket, trackBrowser: false });
+  await c.ready;
+  await waitFor(c, () => FakeSocket.last?.sent.length > 0, 5000, 'auth sent');
+  const ws = FakeSocket.last;
+  ws.onmessage({ data: JSON.stringify({ type: 'welcome', userId: 'me', session: 's-1', heartbeatMs: 30000, serverTime: Date.now() }) });
+  c.subscribe(['u1', 'u2', 'u3']);
+  const bulk = (...updates) => ws.onmessage({ data: JSON.stringify({ type: 'presence_bulk', updates }) });
+  const calls = { u1: 0, u2: 0 };
+  const offs = ['u1', 'u2'].map((id) => c.store.subscribeUser(id, () => calls[id]++));
+
+  bulk({ userId: 'u1', status: 'online', device: 'web' }, { userId: 'u2', status: 'online', device: 'web' }, { userId: 'u3' });
+  const online = c.getPresence('u1');
+  assert.deepEqual(online, { userId: 'u1', status: 'online', device: 'web' });
+  assert.ok(Object.isFrozen(online));
+  assert.deepEqual(c.getPresence('u3'), { userId: 'u3', status: 'unknown' }, 'a hidden status reads unknown');
+  assert.ok(Object.isFrozen(c.getPresence('u3')));
+  assert.deepEqual(calls, { u1: 1, u2: 1 });
+
+  // u2 changes, u1 does not: u1 keeps its object and its listener is quiet.
+  bulk({ userId: 'u1', status: 'online', device: 'web' }, { userId: 'u2', status: 'away', device: 'web' });
+  assert.equal(c.getPresence('u1'), online);
+  assert.deepEqual(calls, { u1: 1, u2: 2 });
+
+  bulk({ userId: 'u1', status: 'away', device: 'web' });
+  const away = c.getPresence('u1');
+  assert.notEqual(away, online);
+  assert.deepEqual(away, { userId: 'u1', status: 'away', device: 'web' });
+  assert.ok(Object.isFrozen(away));
+  assert.equal(c.getPresence('u1'), away, 'read twice, one object');
+  assert.deepEqual(calls, { u1: 2, u2: 2 });
+
+  // Back to online: an object other than the one just shown (it may be the
+  // earlier online one, equal in every field).
+  bulk({ userId: 'u1', status: 'online', device: 'web' });
+  const back = c.getPresence('u1');
+  assert.notEqual(back, away);
+  assert.deepEqual(back, online);
+  assert.deepEqual(calls, { u1: 3, u2: 2 });
+
+  bulk({ userId: 'u1', status: 'online', device: 'web', activity: { type: 'viewing', page: '/inbox' } });
+  const viewing = c.getPresence('u1');
+  assert.deepEqual(viewing.activity, { type: 'viewing', page: '/inbox' });
+  assert.ok(Object.isFrozen(viewing) && Object.isFrozen(viewing.activity));
+  assert.notEqual(viewing, back);
+  offs.forEach((off) => off());
+  c.close();
 });
 
 test('one timer at a time, set to the core deadline; close() clears it', async () => {

@@ -4,6 +4,7 @@
 // answering getPresence for every user. Every call into the WASM session is
 // counted.
 import { createPresenceClient, setCore } from '/web/src/client.js';
+import { createStore } from '/web/src/store.js';
 import createCore from '/wasm/presence_core.mjs';
 
 // The seed's manager (presence-patterns.txt, Pattern 4), socket handling
@@ -52,9 +53,21 @@ function frame(ids, round) {
   });
 }
 
+// `fresh` frames: every user offline with a last seen new to it in each of
+// three frames in turn, so no View is ever one the user had just before
+// (the client reuses a user's previous View object when a change goes back
+// to it, as the default frames' flips always do).
+function freshFrame(ids, round) {
+  const lastSeen = 1733600000000 + 1000 * round;
+  return JSON.stringify({
+    type: 'presence_bulk',
+    updates: ids.map((userId) => ({ userId, status: 'offline', lastSeen, device: 'web' })),
+  });
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-window.runBench = async (sizes) => {
+window.runBench = async (sizes, fresh = false) => {
   const core = await createCore();
   // Every call into the WASM session is counted in an untimed pass of the
   // same frames (a counting wrapper around each method would add its own
@@ -79,7 +92,7 @@ window.runBench = async (sizes) => {
   for (const n of sizes) {
     const ids = Array.from({ length: n }, (_, i) => `u${i}`);
     // Frames alternate every user's status, so each frame changes all.
-    const frames = [frame(ids, 0), frame(ids, 1)];
+    const frames = fresh ? [0, 1, 2].map((r) => freshFrame(ids, r)) : [frame(ids, 0), frame(ids, 1)];
     // Frames are timed in batches of about 2 ms (performance.now() is
     // coarsened to 0.1 ms in Chromium), WASM and seed batches alternating
     // so both see the same machine; the result is the median batch.
@@ -109,7 +122,7 @@ window.runBench = async (sizes) => {
     const wasmBatch = () => {
       const t0 = performance.now();
       for (let b = 0; b < perBatch; b++, round++) {
-        ws.onmessage({ data: frames[round % 2] });
+        ws.onmessage({ data: frames[round % frames.length] });
         let seen = 0;
         for (const id of ids) if (client.getPresence(id).status !== 'unknown') seen++;
         if (seen !== n) throw new Error(`wasm client shows ${seen} of ${n}`);
@@ -120,7 +133,7 @@ window.runBench = async (sizes) => {
     counting(true);
     for (let i = 0; i < Math.min(perBatch, 20); i++, round++) {
       const c0 = calls;
-      ws.onmessage({ data: frames[round % 2] });
+      ws.onmessage({ data: frames[round % frames.length] });
       for (const id of ids) client.getPresence(id);
       callCounts.push(calls - c0);
     }
@@ -129,7 +142,7 @@ window.runBench = async (sizes) => {
     const jsBatch = () => {
       const t0 = performance.now();
       for (let b = 0; b < perBatch; b++, jsRound++) {
-        onmessage({ data: frames[jsRound % 2] });
+        onmessage({ data: frames[jsRound % frames.length] });
         let seen = 0;
         for (const id of ids) if (manager.getPresence(id)?.status) seen++;
         if (seen !== n) throw new Error(`seed shows ${seen} of ${n}`);
@@ -168,5 +181,75 @@ window.runBench = async (sizes) => {
     });
   }
   return results;
+};
+// Phase by phase (BENCH_CLIENT_PHASES=1, a cross-origin-isolated page so
+// performance.now() is good to 5 µs): the module's session and the store as
+// the client drives them (handleMessage; pollChanges; the store's apply; a
+// getView per user) against the seed's JSON.parse, Map.set per update and
+// Map.get per user, each phase summed over many frames. ms per frame, the
+// median and the fastest of five runs.
+window.runPhases = async (sizes, fresh = false) => {
+  const core = await createCore();
+  const out = { crossOriginIsolated: self.crossOriginIsolated };
+  for (const n of sizes) {
+    const ids = Array.from({ length: n }, (_, i) => `u${i}`);
+    const frames = fresh ? [0, 1, 2].map((r) => freshFrame(ids, r)) : [frame(ids, 0), frame(ids, 1)];
+    const s = core.ClientSession.create('{"seed":1}');
+    s.start(1000);
+    s.pollAction();
+    s.handleSocketOpen(1000);
+    s.pollTransmits();
+    s.handleMessage(JSON.stringify({ type: 'welcome', userId: 'me', session: 's-1', heartbeatMs: 30000, serverTime: 1000 }), 1000);
+    s.subscribe(ids, 1000);
+    s.pollTransmits();
+    const store = createStore('connected');
+    const seed = new Map();
+    const iters = Math.max(6, Math.ceil(600000 / n));
+    const phases = ['handleMessage', 'pollChanges', 'apply', 'getView', 'JSON.parse', 'seed Map.set', 'seed Map.get'];
+    const runs = [];
+    for (let rep = 0; rep < 6; rep++) {
+      const t = phases.map(() => 0);
+      for (let k = 0; k < iters; k++) {
+        const f = frames[k % frames.length];
+        let t0 = performance.now();
+        s.handleMessage(f, 1000);
+        let t1 = performance.now();
+        t[0] += t1 - t0;
+        const c = s.pollChanges();
+        t0 = performance.now();
+        t[1] += t0 - t1;
+        store.apply(c, 'connected', true);
+        t1 = performance.now();
+        t[2] += t1 - t0;
+        let seen = 0;
+        for (const id of ids) if (store.getView(id).status !== 'unknown') seen++;
+        t0 = performance.now();
+        t[3] += t0 - t1;
+        const m = JSON.parse(f);
+        t1 = performance.now();
+        t[4] += t1 - t0;
+        m.updates.forEach((u) => seed.set(u.userId, u));
+        t0 = performance.now();
+        t[5] += t0 - t1;
+        for (const id of ids) if (seed.get(id)?.status) seen++;
+        t1 = performance.now();
+        t[6] += t1 - t0;
+        if (seen !== 2 * n) throw new Error(`phases: saw ${seen} of ${2 * n}`);
+      }
+      // The first run warms up.
+      if (rep > 0) runs.push(t.map((x) => x / iters));
+    }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const row = {};
+    phases.forEach((p, i) => {
+      row[p] = { ms: +median(runs.map((r) => r[i])).toFixed(4), min: +Math.min(...runs.map((r) => r[i])).toFixed(4) };
+    });
+    const sum = (from, to) => +phases.slice(from, to).reduce((a, p) => a + row[p].min, 0).toFixed(4);
+    row.client_min = sum(0, 4);
+    row.seed_min = sum(4, 7);
+    out[n] = row;
+    s.delete();
+  }
+  return out;
 };
 window.benchReady = true;
